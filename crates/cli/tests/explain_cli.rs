@@ -1,0 +1,76 @@
+//! `rdp-doctor explain` as a user runs it: output, JSON and exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run rdp-doctor")
+}
+
+/// Compares with a reviewed golden file; `UPDATE_GOLDEN=1` rewrites it.
+fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).expect("golden file");
+    assert_eq!(actual, expected, "output differs from {}", path.display());
+}
+
+#[test]
+fn explain_pair_human_output() {
+    let out = run(&["explain", "0x904", "0x7"]);
+    assert_eq!(out.status.code(), Some(0));
+    golden(
+        "explain_0x904_0x7.txt",
+        &String::from_utf8_lossy(&out.stdout),
+    );
+}
+
+#[test]
+fn explain_event_human_output() {
+    let out = run(&["explain", "event", "36870"]);
+    assert_eq!(out.status.code(), Some(0));
+    golden(
+        "explain_event_36870.txt",
+        &String::from_utf8_lossy(&out.stdout),
+    );
+}
+
+#[test]
+fn explain_json_is_the_documented_schema() {
+    let out = run(&["explain", "--json", "ERRINFO_SERVER_DENIED_CONNECTION"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["schema"], "rdp-doctor.explain/v1");
+    assert_eq!(v["code"]["hex"], "0x7");
+    assert_eq!(
+        v["code"]["readings"][0]["name"],
+        "ERRINFO_SERVER_DENIED_CONNECTION"
+    );
+}
+
+#[test]
+fn exit_codes() {
+    // Known code: 0. Code in no table: 1 (only the composition rule speaks). Bad input: 2.
+    assert_eq!(run(&["explain", "0x204"]).status.code(), Some(0));
+    let unknown = run(&["explain", "0x7704"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stdout).contains("category 0x04"));
+    let bad = run(&["explain", "0xZZ"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("neither a code"));
+    assert_eq!(
+        run(&["explain", "--as", "nope", "1"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(run(&["explain"]).status.code(), Some(2));
+    assert_eq!(run(&["no-such-command"]).status.code(), Some(2));
+}
