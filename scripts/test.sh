@@ -38,3 +38,7 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== Windows build under Wine"
+bash scripts/windows.sh
+echo "== fuzzing (FUZZ_SECONDS=${FUZZ_SECONDS:-15} per target)"
+bash scripts/fuzz.sh

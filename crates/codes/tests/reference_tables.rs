@@ -149,6 +149,33 @@ fn negotiation_tables() {
     assert!(n >= 40, "only {n} certain rows");
 }
 
+/// Rows of any confidence are in the tables too (decoded, never dropped),
+/// even if their names are descriptive rather than symbolic.
+#[test]
+fn every_row_of_any_confidence_is_known() {
+    let mut n = 0;
+    for (file, namespace_of) in [
+        ("disconnect_reasons.csv", None),
+        ("extended_reasons.csv", Some(Namespace::ExtendedReason)),
+        ("errinfo.csv", None),
+    ] {
+        for row in reference(file) {
+            let ns = namespace_of.unwrap_or_else(|| match row["namespace"].as_str() {
+                s if s.starts_with("lError") => Namespace::LogonError,
+                s if s.starts_with("discReason") => Namespace::DisconnectReason,
+                s if s.starts_with("FreeRDP ERRCONNECT") => Namespace::ErrConnect,
+                s if s.starts_with("SSPI") => Namespace::SecurityStatus,
+                _ => Namespace::ErrInfo,
+            });
+            let code = value(&row);
+            let e = explain_codes(&format!("0x{code:X}"), None, Some(ns)).expect("parse");
+            assert!(e.known, "{file}: 0x{code:X} ({ns:?}) unknown");
+            n += 1;
+        }
+    }
+    assert!(n >= 500, "only {n} rows");
+}
+
 #[test]
 fn event_ids() {
     let mut n = 0;
