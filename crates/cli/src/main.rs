@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Decode an mstsc / FreeRDP / ERRINFO / negotiation / event code.
     Explain(cmd::explain::Args),
+    /// Find out where and why an RDP connection fails, and what to do.
+    Diagnose(cmd::probe::Args),
+    /// Probe the RDP handshake phase by phase and print the raw layered report.
+    Probe(cmd::probe::Args),
 }
 
 /// What a command found. Errors (could not complete) are `Err` and exit 3.
@@ -53,6 +57,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Explain(args) => cmd::explain::run(&args),
+        Command::Diagnose(args) => cmd::probe::run_diagnose(&args),
+        Command::Probe(args) => cmd::probe::run(&args),
     };
     match result {
         Ok(Outcome::Healthy) => ExitCode::SUCCESS,

@@ -4,6 +4,8 @@
 //! by PID when dropped, so a failing test never leaves a server behind.
 //! Every wait has a deadline; nothing sleeps for a fixed time.
 
+pub mod xrdp;
+
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -21,7 +23,11 @@ impl PeerProcess {
     pub fn spawn(name: &str, cmd: &mut Command, log: &Path) -> io::Result<Self> {
         let out = std::fs::File::create(log)?;
         let err = out.try_clone()?;
+        // Own process group, so the peer's forked children (xrdp forks one per
+        // connection) are stopped with it.
+        use std::os::unix::process::CommandExt;
         let child = cmd
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
@@ -53,6 +59,12 @@ impl PeerProcess {
 
 impl Drop for PeerProcess {
     fn drop(&mut self) {
+        if let Ok(pgid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on the process group this harness created for the child.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -1,0 +1,220 @@
+//! `rdp-doctor probe` and `rdp-doctor diagnose`: the handshake, phase by phase.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Result;
+use rdp_doctor_probe::diagnose::{diagnose, Diagnosis, Severity};
+use rdp_doctor_probe::{NegotiationOutcome, ProbeOptions, ProbeReport, Status};
+
+use crate::style::Style;
+use crate::{Outcome, UsageError};
+
+/// Options shared by `probe` and `diagnose`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// HOST, HOST:PORT or [IPv6]:PORT.
+    target: String,
+
+    /// Port when TARGET names none.
+    #[arg(long, default_value_t = 3389)]
+    port: u16,
+
+    /// Total time budget in seconds; every single wait also has its own deadline.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    timeout: f64,
+
+    /// Deadline of one TCP connect or one exchange, in seconds.
+    #[arg(long, default_value_t = 3.0, value_name = "SECONDS")]
+    step_timeout: f64,
+
+    /// Only ask what mstsc asks; skip the one-connection-per-protocol support matrix.
+    #[arg(long)]
+    no_matrix: bool,
+
+    /// Check the certificate against this name instead of the target's host.
+    #[arg(long, value_name = "NAME")]
+    tls_name: Option<String>,
+
+    /// Print JSON (schema rdp-doctor.probe/v1 or rdp-doctor.diagnose/v1, see docs/json.md).
+    #[arg(long)]
+    json: bool,
+}
+
+fn options(args: &Args) -> Result<ProbeOptions> {
+    let secs = |v: f64, what: &str| -> Result<Duration> {
+        if v.is_finite() && v > 0.0 && v <= 600.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(UsageError(format!("--{what} must be a number of seconds in (0, 600]")).into())
+        }
+    };
+    Ok(ProbeOptions {
+        default_port: args.port,
+        total_budget: secs(args.timeout, "timeout")?,
+        connect_timeout: secs(args.step_timeout, "step-timeout")?,
+        io_timeout: secs(args.step_timeout, "step-timeout")?,
+        protocol_matrix: !args.no_matrix,
+        ntlm_info: true,
+        tls_name: args.tls_name.clone(),
+    })
+}
+
+fn run_probe(args: &Args) -> Result<ProbeReport> {
+    let opts = options(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(rdp_doctor_probe::probe(&args.target, &opts))
+        .map_err(|e| UsageError(e.to_string()).into())
+}
+
+fn mark(st: Style, s: Status) -> String {
+    match s {
+        Status::Ok => st.bold("ok  "),
+        Status::Warn => st.bold("warn"),
+        Status::Fail => st.bold("FAIL"),
+        Status::Skipped => st.dim("skip"),
+    }
+}
+
+fn render_phases(out: &mut impl Write, r: &ProbeReport, st: Style) -> std::io::Result<()> {
+    for p in &r.phases {
+        writeln!(
+            out,
+            "  {} {:<8} {:>9.1} ms  {}",
+            mark(st, p.status),
+            p.name.label(),
+            p.duration_ms,
+            p.summary
+        )?;
+        for e in &p.evidence {
+            writeln!(out, "  {:>24}{}", "", st.dim(e))?;
+        }
+    }
+    Ok(())
+}
+
+/// `probe`: the raw layered report.
+pub fn run(args: &Args) -> Result<Outcome> {
+    let report = run_probe(args)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        let st = Style::for_stdout();
+        writeln!(
+            out,
+            "{} {}:{}  ({} connection(s), {:.0} ms)",
+            st.heading("Probe"),
+            report.host,
+            report.port,
+            report.connections_used,
+            report.total_ms
+        )?;
+        render_phases(&mut out, &report, st)?;
+        if !report.protocols.is_empty() {
+            writeln!(
+                out,
+                "\n{}",
+                st.heading("Security protocols (one request each)")
+            )?;
+            for p in &report.protocols {
+                let name = p.requested.first().map(|p| p.name()).unwrap_or_default();
+                let what = match &p.outcome {
+                    NegotiationOutcome::Selected { selected_name, .. } if p.accepted => {
+                        format!("accepted ({selected_name})")
+                    }
+                    NegotiationOutcome::Selected { selected_name, .. } => {
+                        format!("not accepted (server chose {selected_name})")
+                    }
+                    NegotiationOutcome::Failure { code, name, .. } => {
+                        format!("refused: 0x{code:X} ({code}) {name}")
+                    }
+                    other => format!("{other:?}"),
+                };
+                writeln!(out, "  {name:<20} {what}")?;
+            }
+        }
+        if let Some(c) = report.tls.as_ref().and_then(|t| t.chain.first()) {
+            writeln!(out, "\n{}", st.heading("Certificate"))?;
+            writeln!(out, "  subject:    {}", c.subject)?;
+            writeln!(
+                out,
+                "  issuer:     {}{}",
+                c.issuer,
+                if c.self_signed { " (self-signed)" } else { "" }
+            )?;
+            if !c.subject_alt_names.is_empty() {
+                writeln!(out, "  names:      {}", c.subject_alt_names.join(", "))?;
+            }
+            writeln!(out, "  valid:      {} .. {}", c.not_before, c.not_after)?;
+            writeln!(
+                out,
+                "  key:        {} {} bits; signature {}",
+                c.key_type,
+                c.key_bits.unwrap_or(0),
+                c.signature_algorithm
+            )?;
+            writeln!(
+                out,
+                "  SHA1:       {}   (SSLCertificateSHA1Hash)",
+                c.sha1_thumbprint
+            )?;
+        }
+    }
+    Ok(if report.first_failure().is_some() {
+        Outcome::ProblemFound
+    } else {
+        Outcome::Healthy
+    })
+}
+
+fn render_diagnosis(out: &mut impl Write, d: &Diagnosis, st: Style) -> std::io::Result<()> {
+    writeln!(out, "{}", st.bold(&d.verdict))?;
+    writeln!(out)?;
+    render_phases(out, &d.probe, st)?;
+    if d.findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{}", st.heading("Findings, most important first"))?;
+    for (i, f) in d.findings.iter().enumerate() {
+        let sev = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        };
+        writeln!(out, "  {}. [{}] {} {}", i + 1, f.id, st.bold(sev), f.title)?;
+        for e in &f.evidence {
+            writeln!(out, "       evidence: {e}")?;
+        }
+        if f.severity != Severity::Info {
+            for fix in &f.fixes {
+                writeln!(out, "       fix:      {fix}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `diagnose`: the verdict, evidence and numbered fixes.
+pub fn run_diagnose(args: &Args) -> Result<Outcome> {
+    let d = diagnose(run_probe(args)?);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &d)?;
+        writeln!(out)?;
+    } else {
+        render_diagnosis(&mut out, &d, Style::for_stdout())?;
+    }
+    Ok(if d.healthy {
+        Outcome::Healthy
+    } else {
+        Outcome::ProblemFound
+    })
+}

@@ -1,0 +1,108 @@
+//! Transport faults with a clear signature, on loopback: a closed port, and
+//! listeners that misbehave in ways real RDP ports do (a port that accepts and
+//! closes at once, as a host over its connection limit does; a service that is
+//! not RDP; a listener that never answers). These listeners are a few lines of
+//! std networking each: no RDP bytes are scripted.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use rdp_doctor_codes::CauseId;
+use rdp_doctor_probe::diagnose::{diagnose, Severity};
+use rdp_doctor_probe::ProbeOptions;
+
+fn options() -> ProbeOptions {
+    ProbeOptions {
+        total_budget: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(1),
+        io_timeout: Duration::from_millis(800),
+        ..ProbeOptions::default()
+    }
+}
+
+/// Serves `handler` on a loopback port until the test ends.
+fn serve(handler: fn(std::net::TcpStream)) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            std::thread::spawn(move || handler(s));
+        }
+    });
+    port
+}
+
+async fn top(target: String) -> (String, Severity, CauseId, f64) {
+    let d = diagnose(rdp_doctor_probe::probe(&target, &options()).await.unwrap());
+    let f = &d.findings[0];
+    (f.id.to_string(), f.severity, f.cause, d.probe.total_ms)
+}
+
+#[tokio::test]
+async fn closed_port_is_refused() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (id, sev, cause, _) = top(format!("127.0.0.1:{port}")).await;
+    assert_eq!(
+        (id.as_str(), sev, cause),
+        ("NET002", Severity::Error, CauseId::FirewallOrPort)
+    );
+}
+
+#[tokio::test]
+async fn accept_then_close() {
+    let port = serve(drop);
+    let (id, _, cause, _) = top(format!("127.0.0.1:{port}")).await;
+    assert_eq!((id.as_str(), cause), ("RDP001", CauseId::ConnectionLimit));
+}
+
+#[tokio::test]
+async fn not_rdp_on_this_port() {
+    let port = serve(|mut s| {
+        let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+        let mut b = [0u8; 64];
+        let _ = s.read(&mut b);
+    });
+    let (id, _, cause, _) = top(format!("127.0.0.1:{port}")).await;
+    assert_eq!((id.as_str(), cause), ("RDP002", CauseId::FirewallOrPort));
+}
+
+#[tokio::test]
+async fn silent_listener_is_a_stall_within_the_deadline() {
+    let port = serve(|mut s| {
+        let mut b = [0u8; 4096];
+        while let Ok(n) = s.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let (id, _, cause, _) = top(format!("127.0.0.1:{port}")).await;
+    assert_eq!((id.as_str(), cause), ("NET005", CauseId::NetworkPath));
+    // Five requests, each bounded by the 0.8 s step deadline, inside the 5 s budget.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn bad_targets_are_refused_before_any_traffic() {
+    for t in ["", "a b", "host:notaport", "[::1", "http://x"] {
+        assert!(
+            rdp_doctor_probe::probe(t, &options()).await.is_err(),
+            "{t:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unresolvable_name() {
+    let (id, _, cause, _) = top("no-such-host.invalid:3389".into()).await;
+    assert_eq!((id.as_str(), cause), ("NET001", CauseId::NameResolution));
+}

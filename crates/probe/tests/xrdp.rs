@@ -1,0 +1,203 @@
+//! The probe and diagnosis against real xrdp servers with real faults.
+//! Needs root and xrdp (installed by scripts/test.sh).
+
+use std::time::Duration;
+
+use rdp_doctor_codes::CauseId;
+use rdp_doctor_probe::diagnose::{diagnose, Diagnosis, Severity};
+use rdp_doctor_probe::wire::x224::Protocol;
+use rdp_doctor_probe::{NegotiationOutcome, PhaseName, ProbeOptions, Status};
+use rdp_doctor_testing::require_tool;
+use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
+
+fn options() -> ProbeOptions {
+    ProbeOptions {
+        total_budget: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(2),
+        io_timeout: Duration::from_secs(2),
+        ..ProbeOptions::default()
+    }
+}
+
+async fn run(target: &str, opts: &ProbeOptions) -> Diagnosis {
+    diagnose(
+        rdp_doctor_probe::probe(target, opts)
+            .await
+            .expect("probe runs"),
+    )
+}
+
+fn top(d: &Diagnosis) -> (&str, Severity, CauseId) {
+    let f = d
+        .findings
+        .first()
+        .unwrap_or_else(|| panic!("no finding: {}", d.verdict));
+    (f.id, f.severity, f.cause)
+}
+
+fn sha1_hex(der: &[u8]) -> String {
+    use sha1::Digest;
+    sha1::Sha1::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn negotiate_with_a_valid_certificate_is_healthy() {
+    if !require_tool("xrdp") {
+        return;
+    }
+    let server = Xrdp::start(
+        SecurityLayer::Negotiate,
+        CertCase::Valid("rdp1.test".into()),
+    )
+    .unwrap();
+    let opts = ProbeOptions {
+        tls_name: Some("rdp1.test".into()),
+        ..options()
+    };
+    let d = run(&server.addr.to_string(), &opts).await;
+    assert!(d.healthy, "{}: {:#?}", d.verdict, d.findings);
+    let r = &d.probe;
+    assert_eq!(r.supported(), vec![Protocol::Rdp, Protocol::Tls]);
+    let tls = r.tls.as_ref().unwrap();
+    let leaf = &tls.chain[0];
+    assert_eq!(
+        leaf.sha1_thumbprint,
+        sha1_hex(server.cert_der.as_ref().unwrap())
+    );
+    assert_eq!(tls.name_matches, Some(true));
+    assert_eq!(tls.expired, Some(false));
+    assert!(leaf.self_signed);
+    // The harness's certificate has an ECDSA P-256 key.
+    assert_eq!((leaf.key_type.as_str(), leaf.key_bits), ("EC", Some(256)));
+    // xrdp never offers NLA: that is reported, as information.
+    assert!(d
+        .findings
+        .iter()
+        .any(|f| f.id == "NEG006" && f.severity == Severity::Info));
+    assert!(r.total_ms < 5000.0);
+    assert_eq!(r.connections_used, 6);
+}
+
+#[tokio::test]
+async fn tls_only_listener_refuses_rdp_security() {
+    if !require_tool("xrdp") {
+        return;
+    }
+    let server = Xrdp::start(SecurityLayer::Tls, CertCase::Valid("rdp2.test".into())).unwrap();
+    let d = run(&server.addr.to_string(), &options()).await;
+    assert!(d.healthy, "{}", d.verdict);
+    let rdp = d
+        .probe
+        .protocols
+        .iter()
+        .find(|p| p.requested == [Protocol::Rdp])
+        .unwrap();
+    match &rdp.outcome {
+        NegotiationOutcome::Failure { code, name, .. } => {
+            assert_eq!((*code, name.as_str()), (1, "SSL_REQUIRED_BY_SERVER"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.probe.supported(), vec![Protocol::Tls]);
+}
+
+#[tokio::test]
+async fn rdp_only_listener_is_flagged() {
+    if !require_tool("xrdp") {
+        return;
+    }
+    let server = Xrdp::start(SecurityLayer::Rdp, CertCase::Valid("rdp3.test".into())).unwrap();
+    let d = run(&server.addr.to_string(), &options()).await;
+    // mstsc's request (TLS|CredSSP) is refused; plain RDP security still works.
+    assert_eq!(d.probe.supported(), vec![Protocol::Rdp]);
+    assert_eq!(
+        d.probe.phase(PhaseName::Tls).unwrap().status,
+        Status::Skipped
+    );
+    // xrdp answers mstsc's request by selecting Standard RDP Security.
+    let (id, sev, cause) = top(&d);
+    assert_eq!(
+        (id, sev, cause),
+        ("NEG005", Severity::Warning, CauseId::SecurityLayerMismatch),
+        "{:#?}",
+        d.findings
+    );
+    // Asked for TLS alone, it selects RDP security too (no RDP_NEG_FAILURE): not accepted.
+    let tls = d
+        .probe
+        .protocols
+        .iter()
+        .find(|p| p.requested == [Protocol::Tls])
+        .unwrap();
+    assert!(!tls.accepted);
+    assert!(
+        matches!(
+            tls.outcome,
+            NegotiationOutcome::Selected { selected: 0, .. }
+        ),
+        "{:?}",
+        tls.outcome
+    );
+}
+
+#[tokio::test]
+async fn missing_key_is_ssl_cert_not_on_server() {
+    if !require_tool("xrdp") {
+        return;
+    }
+    let server = Xrdp::start(SecurityLayer::Tls, CertCase::MissingKey).unwrap();
+    let d = run(&server.addr.to_string(), &options()).await;
+    assert!(!d.healthy);
+    assert_eq!(
+        top(&d),
+        ("NEG001", Severity::Error, CauseId::CertificateOrKey),
+        "{:#?}",
+        d.findings
+    );
+    assert!(d.verdict.contains("X.224"), "{}", d.verdict);
+}
+
+#[tokio::test]
+async fn broken_and_mismatched_keys_fail_tls_right_after_x224() {
+    if !require_tool("xrdp") {
+        return;
+    }
+    for case in [CertCase::BrokenKey, CertCase::MismatchedKey] {
+        let server = Xrdp::start(SecurityLayer::Tls, case.clone()).unwrap();
+        let d = run(&server.addr.to_string(), &options()).await;
+        assert_eq!(
+            top(&d),
+            ("CERT001", Severity::Error, CauseId::CertificateOrKey),
+            "{case:?}: {:#?}",
+            d.findings
+        );
+        assert_eq!(d.probe.phase(PhaseName::X224).unwrap().status, Status::Ok);
+        let tls = d.probe.tls.as_ref().unwrap();
+        assert!(tls.error.is_some());
+        assert!(
+            tls.server_sent
+                .as_deref()
+                .unwrap_or_default()
+                .contains("MCS Disconnect Provider Ultimatum"),
+            "{case:?}: {tls:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn expired_certificate_is_a_warning() {
+    if !require_tool("xrdp") {
+        return;
+    }
+    let server = Xrdp::start(SecurityLayer::Tls, CertCase::Expired).unwrap();
+    let d = run(&server.addr.to_string(), &options()).await;
+    assert!(d.healthy, "{}", d.verdict);
+    assert_eq!(
+        top(&d),
+        ("CERT002", Severity::Warning, CauseId::CertificateOrKey)
+    );
+    assert!(d.probe.tls.as_ref().unwrap().days_left.unwrap() < -29);
+}

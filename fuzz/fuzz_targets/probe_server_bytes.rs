@@ -1,0 +1,15 @@
+#![no_main]
+//! Whatever a server sends, the probe's parsers answer or refuse; never a panic.
+
+use libfuzzer_sys::fuzz_target;
+use rdp_doctor_probe::wire::{cert, mcs, ntlm, x224};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = x224::tpkt_frame_len(data);
+    let _ = x224::parse_confirm(data);
+    let _ = mcs::disconnect_ultimatum_reason(data);
+    let _ = ntlm::der_frame_len(data);
+    let _ = ntlm::parse_ts_request(data);
+    let _ = ntlm::parse_challenge(data);
+    let _ = cert::parse_cert(data);
+});
