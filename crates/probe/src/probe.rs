@@ -16,6 +16,9 @@ use crate::report::*;
 use crate::wire::x224::{Confirm, Protocol};
 use crate::wire::{cert, mcs, ntlm, x224};
 
+/// Requests of the support matrix in flight at once.
+const MATRIX_CONCURRENCY: usize = 2;
+
 /// How to probe.
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
@@ -685,10 +688,54 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
         evidence,
     });
 
-    // 3. X.224 as mstsc asks: TLS | CredSSP | CredSSP-EX.
+    // 3. X.224 as mstsc asks (TLS | CredSSP | CredSSP-EX) on this connection and, at
+    // the same time, the support matrix: one connection per protocol.
     let t = Instant::now();
     let offered = [Protocol::Tls, Protocol::Hybrid, Protocol::HybridEx];
-    let outcome = negotiate(&mut stream, &offered, budget.cap(opts.io_timeout)).await;
+    let addr = report.connected_to.unwrap_or(addrs[0]);
+    let one_protocol = |p: Protocol| {
+        let connect_deadline = budget.cap(opts.connect_timeout);
+        let io_deadline = budget.cap(opts.io_timeout);
+        async move {
+            let t = Instant::now();
+            let outcome = match connect(addr, connect_deadline).await {
+                Ok(mut s) => negotiate(&mut s, &[p], io_deadline).await,
+                Err(o) => NegotiationOutcome::ConnectFailed { outcome: o },
+            };
+            ProtocolProbe {
+                requested: vec![p],
+                accepted: accepted(&[p], &outcome),
+                outcome,
+                duration_ms: ms(t.elapsed()),
+            }
+        }
+    };
+    let matrix = async {
+        if opts.protocol_matrix {
+            // Two at a time: faster than one by one against slow listeners, without
+            // bursting past small listen backlogs (xrdp's is 2), which would cost a SYN retry.
+            use futures_util::stream::StreamExt;
+            let mut results: Vec<ProtocolProbe> =
+                futures_util::stream::iter(Protocol::ALL.map(one_protocol))
+                    .buffer_unordered(MATRIX_CONCURRENCY)
+                    .collect()
+                    .await;
+            results.sort_by_key(|p| {
+                p.requested
+                    .first()
+                    .map(|f| Protocol::ALL.iter().position(|x| x == f))
+            });
+            results
+        } else {
+            Vec::new()
+        }
+    };
+    let (outcome, matrix) = tokio::join!(
+        negotiate(&mut stream, &offered, budget.cap(opts.io_timeout)),
+        matrix
+    );
+    report.connections_used += matrix.len() as u32;
+    report.protocols = matrix;
     let negotiated = ProtocolProbe {
         requested: offered.to_vec(),
         accepted: accepted(&offered, &outcome),
@@ -697,27 +744,6 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
     };
     if let Some(s) = tcp_stats(&stream) {
         report.tcp_stats = Some(s);
-    }
-    // The support matrix: one connection per protocol.
-    if opts.protocol_matrix {
-        let addr = report.connected_to.unwrap_or(addrs[0]);
-        for p in Protocol::ALL {
-            if budget.left().is_zero() {
-                break;
-            }
-            let t = Instant::now();
-            report.connections_used += 1;
-            let outcome = match connect(addr, budget.cap(opts.connect_timeout)).await {
-                Ok(mut s) => negotiate(&mut s, &[p], budget.cap(opts.io_timeout)).await,
-                Err(o) => NegotiationOutcome::ConnectFailed { outcome: o },
-            };
-            report.protocols.push(ProtocolProbe {
-                requested: vec![p],
-                accepted: accepted(&[p], &outcome),
-                outcome,
-                duration_ms: ms(t.elapsed()),
-            });
-        }
     }
     let supported: Vec<&str> = report.supported().iter().map(|p| p.name()).collect();
     let x224_status = match &negotiated.outcome {

@@ -4,6 +4,7 @@
 //! by PID when dropped, so a failing test never leaves a server behind.
 //! Every wait has a deadline; nothing sleeps for a fixed time.
 
+pub mod freerdp;
 pub mod xrdp;
 
 use std::io;

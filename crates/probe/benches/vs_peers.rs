@@ -1,0 +1,190 @@
+//! Benchmark: time and connections to learn a server's security protocols,
+//! TLS certificate and NTLM identity, beside nmap (rdp-enum-encryption +
+//! rdp-ntlm-info) and sslyze (--starttls rdp), against the same local
+//! servers in one run. Each tool reaches the server through a counting TCP
+//! relay on loopback, so connections are counted the same way for all.
+//!
+//! Run: cargo bench -p rdp-doctor-probe --bench vs_peers  (needs root, xrdp,
+//! freerdp-shadow-cli, Xvfb, nmap, sslyze).
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdp_doctor_probe::ProbeOptions;
+use rdp_doctor_testing::freerdp::ShadowServer;
+use rdp_doctor_testing::have_tool;
+use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
+use tokio::net::{TcpListener, TcpStream};
+
+const RUNS: usize = 5;
+
+/// A loopback relay to `upstream` that counts the connections it accepts.
+async fn counting_relay(upstream: SocketAddr) -> (SocketAddr, Arc<AtomicU32>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+    let addr = listener.local_addr().expect("relay addr");
+    let count = Arc::new(AtomicU32::new(0));
+    let c = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            c.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Ok(mut server) = TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (addr, count)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+async fn time_tool(
+    name: &str,
+    relay: SocketAddr,
+    count: &AtomicU32,
+    cmd: impl Fn() -> Command,
+) -> Option<(Duration, u32)> {
+    if !have_tool(name) {
+        println!("  {name:<12} not installed");
+        return None;
+    }
+    let mut times = Vec::new();
+    let before = count.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        let mut c = cmd();
+        let t = Instant::now();
+        let out = tokio::task::spawn_blocking(move || c.output())
+            .await
+            .ok()?
+            .ok()?;
+        times.push(t.elapsed());
+        if !out.status.success() {
+            println!("  {name} exited {:?}", out.status.code());
+        }
+    }
+    let conns = (count.load(Ordering::SeqCst) - before) / 3;
+    let _ = relay;
+    Some((median(times), conns))
+}
+
+async fn bench(label: &str, upstream: SocketAddr) {
+    let (relay, count) = counting_relay(upstream).await;
+    let port = relay.port().to_string();
+    println!("{label} (relay 127.0.0.1:{port} -> {upstream})");
+
+    let opts = ProbeOptions::default();
+    let mut times = Vec::new();
+    let before = count.load(Ordering::SeqCst);
+    let mut facts = String::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let r = rdp_doctor_probe::probe(&relay.to_string(), &opts)
+            .await
+            .expect("probe");
+        times.push(t.elapsed());
+        facts = format!(
+            "protocols {:?}, cert {}, ntlm {}",
+            r.supported(),
+            r.tls
+                .as_ref()
+                .and_then(|t| t.chain.first())
+                .map(|c| c.sha1_thumbprint.clone())
+                .unwrap_or("-".into()),
+            r.ntlm
+                .as_ref()
+                .and_then(|n| n.netbios_computer.clone())
+                .unwrap_or("-".into())
+        );
+    }
+    let ours = median(times);
+    let our_conns = (count.load(Ordering::SeqCst) - before) / RUNS as u32;
+    println!(
+        "  rdp-doctor   {:>8.1} ms  {our_conns:>3} connections  ({facts})",
+        ours.as_secs_f64() * 1000.0
+    );
+    // Without the one-connection-per-protocol matrix: what mstsc gets, TLS and NTLM.
+    let quick = ProbeOptions {
+        protocol_matrix: false,
+        ..ProbeOptions::default()
+    };
+    let mut times = Vec::new();
+    let before = count.load(Ordering::SeqCst);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        rdp_doctor_probe::probe(&relay.to_string(), &quick)
+            .await
+            .expect("probe");
+        times.push(t.elapsed());
+    }
+    let quick_time = median(times);
+    let quick_conns = (count.load(Ordering::SeqCst) - before) / RUNS as u32;
+    println!(
+        "  --no-matrix  {:>8.1} ms  {quick_conns:>3} connections  (negotiated protocol, cert, ntlm)",
+        quick_time.as_secs_f64() * 1000.0
+    );
+    let mut rows = Vec::new();
+    if let Some((t, c)) = time_tool("nmap", relay, &count, || {
+        let mut cmd = Command::new("nmap");
+        cmd.args([
+            "-Pn",
+            "-n",
+            "-p",
+            &port,
+            "--script",
+            "+rdp-enum-encryption,+rdp-ntlm-info",
+            "127.0.0.1",
+        ]);
+        cmd
+    })
+    .await
+    {
+        rows.push(("nmap", t, c));
+    }
+    if let Some((t, c)) = time_tool("sslyze", relay, &count, || {
+        let mut cmd = Command::new("sslyze");
+        cmd.args([
+            "--starttls",
+            "rdp",
+            "--mozilla_config",
+            "disable",
+            &format!("127.0.0.1:{port}"),
+        ]);
+        cmd
+    })
+    .await
+    {
+        rows.push(("sslyze", t, c));
+    }
+    for (name, t, c) in rows {
+        println!(
+            "  {name:<12} {:>8.1} ms  {c:>3} connections  -> rdp-doctor is {:.1}x faster ({:.1}x with --no-matrix)",
+            t.as_secs_f64() * 1000.0,
+            t.as_secs_f64() / ours.as_secs_f64(),
+            t.as_secs_f64() / quick_time.as_secs_f64()
+        );
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let xrdp = Xrdp::start(
+        SecurityLayer::Negotiate,
+        CertCase::Valid("bench.test".into()),
+    )
+    .expect("xrdp");
+    let shadow = ShadowServer::start().expect("shadow server");
+    rt.block_on(async {
+        bench("xrdp negotiate (TLS + RDP security)", xrdp.addr).await;
+        bench("FreeRDP shadow (NLA)", shadow.addr).await;
+    });
+}

@@ -1,0 +1,127 @@
+//! FreeRDP peers: the shadow server (an NLA / CredSSP server) on an Xvfb
+//! display, and the xfreerdp client.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::{free_port, wait_for_port, PeerProcess};
+
+/// A virtual X display, killed on drop.
+pub struct Xvfb {
+    pub display: String,
+    _process: PeerProcess,
+}
+
+impl Xvfb {
+    /// Starts Xvfb on the first free display number from 90 up.
+    pub fn start(dir: &Path) -> std::io::Result<Self> {
+        for n in 90..190 {
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+            let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+            if socket.exists() || lock.exists() {
+                continue;
+            }
+            let display = format!(":{n}");
+            let mut process = PeerProcess::spawn(
+                "Xvfb",
+                Command::new("Xvfb").arg(&display).args([
+                    "-screen",
+                    "0",
+                    "1024x768x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                ]),
+                &dir.join(format!("xvfb{n}.log")),
+            )?;
+            let start = Instant::now();
+            while !socket.exists() {
+                process.check_running()?;
+                if start.elapsed() > Duration::from_secs(10) {
+                    return Err(std::io::Error::other(format!(
+                        "Xvfb {display} did not come up"
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return Ok(Self {
+                display,
+                _process: process,
+            });
+        }
+        Err(std::io::Error::other("no free X display number"))
+    }
+}
+
+/// A FreeRDP shadow server requiring NLA with one account, killed on drop.
+pub struct ShadowServer {
+    pub addr: SocketAddr,
+    pub user: String,
+    pub password: String,
+    pub xvfb: Xvfb,
+    pub dir: tempfile::TempDir,
+    _process: PeerProcess,
+}
+
+impl ShadowServer {
+    /// Starts `freerdp-shadow-cli` on 127.0.0.1 with `/sec:nla` and account `tester`.
+    pub fn start() -> std::io::Result<Self> {
+        Self::start_with("nla")
+    }
+
+    /// Starts it with another `/sec:` value (rdp, tls, nla, ext).
+    pub fn start_with(sec: &str) -> std::io::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let xvfb = Xvfb::start(dir.path())?;
+        let (user, password) = ("tester".to_string(), "S3cret!".to_string());
+        let sam = dir.path().join("shadow.sam");
+        let hash = Command::new("winpr-hash")
+            .args(["-u", &user, "-p", &password, "-f", "sam"])
+            .output()?;
+        if !hash.status.success() {
+            return Err(std::io::Error::other("winpr-hash failed"));
+        }
+        std::fs::write(&sam, hash.stdout)?;
+        let port = free_port();
+        let mut process = PeerProcess::spawn(
+            "freerdp-shadow-cli",
+            Command::new("freerdp-shadow-cli")
+                .env("DISPLAY", &xvfb.display)
+                .env("HOME", dir.path())
+                .arg("/bind-address:127.0.0.1")
+                .arg(format!("/port:{port}"))
+                .arg("+auth")
+                .arg(format!("/sec:{sec}"))
+                .arg(format!("/sam-file:{}", sam.display())),
+            &dir.path().join("shadow.log"),
+        )?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}")
+            .parse()
+            .map_err(std::io::Error::other)?;
+        wait_for_port(addr, &mut process, Duration::from_secs(20))?;
+        Ok(Self {
+            addr,
+            user,
+            password,
+            xvfb,
+            dir,
+            _process: process,
+        })
+    }
+
+    /// Runs xfreerdp with `args` on this server's display (HOME in the temp dir),
+    /// killed after `deadline` (a silent server would hang it forever).
+    pub fn xfreerdp(&self, args: &[&str], deadline: Duration) -> std::io::Result<Output> {
+        Command::new("timeout")
+            .arg("-s")
+            .arg("KILL")
+            .arg(format!("{}", deadline.as_secs().max(1)))
+            .arg("xfreerdp")
+            .args(args)
+            .env("DISPLAY", &self.xvfb.display)
+            .env("HOME", self.dir.path())
+            .output()
+    }
+}
