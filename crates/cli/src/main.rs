@@ -25,6 +25,10 @@ enum Command {
     Diagnose(cmd::probe::Args),
     /// Probe the RDP handshake phase by phase and print the raw layered report.
     Probe(cmd::probe::Args),
+    /// Probe many hosts at once: bounded concurrency, a deadline per host, table/NDJSON/CSV/JSON.
+    Scan(cmd::scan::Args),
+    /// Serve probes to Prometheus (blackbox_exporter style): /probe?target=&module=, /metrics.
+    Serve(cmd::serve::Args),
 }
 
 /// What a command found. Errors (could not complete) are `Err` and exit 3.
@@ -59,6 +63,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => cmd::explain::run(&args),
         Command::Diagnose(args) => cmd::probe::run_diagnose(&args),
         Command::Probe(args) => cmd::probe::run(&args),
+        Command::Scan(args) => cmd::scan::run(&args),
+        Command::Serve(args) => cmd::serve::run(&args),
     };
     match result {
         Ok(Outcome::Healthy) => ExitCode::SUCCESS,

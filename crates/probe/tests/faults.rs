@@ -106,3 +106,45 @@ async fn unresolvable_name() {
     let (id, _, cause, _) = top("no-such-host.invalid:3389".into()).await;
     assert_eq!((id.as_str(), cause), ("NET001", CauseId::NameResolution));
 }
+
+/// Faults made by the kernel in a namespace of the test's own: DROP (filtered)
+/// and REJECT (refused) on the path to the address inside it.
+#[tokio::test]
+async fn firewall_drop_and_reject_in_a_namespace() {
+    use rdp_doctor_testing::netns::{self, Netns};
+    if !netns::available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root with ip and iptables"
+        );
+        eprintln!("skipped: needs root, ip and iptables");
+        return;
+    }
+    let ns = Netns::create(1).unwrap();
+    ns.iptables(&["-A", "INPUT", "-p", "tcp", "--dport", "3389", "-j", "DROP"])
+        .unwrap();
+    ns.iptables(&[
+        "-A",
+        "INPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        "3390",
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "tcp-reset",
+    ])
+    .unwrap();
+    let started = Instant::now();
+    let (id, _, cause, _) = top(format!("{}:3389", ns.ns_addr)).await;
+    assert_eq!((id.as_str(), cause), ("NET003", CauseId::FirewallOrPort));
+    // Filtered costs the connect deadline (1 s here), no more.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let (id, _, _, _) = top(format!("{}:3390", ns.ns_addr)).await;
+    assert_eq!(id, "NET002");
+}

@@ -5,6 +5,7 @@
 //! Every wait has a deadline; nothing sleeps for a fixed time.
 
 pub mod freerdp;
+pub mod netns;
 pub mod xrdp;
 
 use std::io;

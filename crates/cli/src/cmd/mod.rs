@@ -1,2 +1,4 @@
 pub mod explain;
 pub mod probe;
+pub mod scan;
+pub mod serve;
