@@ -1,0 +1,258 @@
+//! `rdp-doctor rdpfile lint|clean|new`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rdp_doctor_rdpfile::{self as rdpfile, clean, Severity};
+
+use crate::style::Style;
+use crate::{Outcome, UsageError};
+
+/// Lint, clean or create .rdp files.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Action {
+    /// Report corruption, wrong types, bad values, conflicts and secrets, with line numbers.
+    Lint {
+        file: PathBuf,
+        /// Print JSON (schema rdp-doctor.rdpfile-lint/v1).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a minimal clean copy: address, port, user, gateway and security choices only.
+    Clean {
+        file: PathBuf,
+        /// Where to write the clean file.
+        #[arg(
+            short = 'o',
+            long,
+            required_unless_present = "in_place",
+            conflicts_with = "in_place"
+        )]
+        output: Option<PathBuf>,
+        /// Replace FILE itself (a backup FILE.bak-<time> is kept).
+        #[arg(long)]
+        in_place: bool,
+        /// Overwrite OUTPUT if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a new minimal file.
+    New {
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long)]
+        user: Option<String>,
+        /// RD Gateway host name.
+        #[arg(long)]
+        gateway: Option<String>,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn read(path: &Path) -> Result<rdpfile::RdpFile> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.len() > rdpfile::file::MAX_FILE_BYTES as u64 {
+        anyhow::bail!(
+            "{} is {} bytes: not an .rdp file (they are a few KiB)",
+            path.display(),
+            meta.len()
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(rdpfile::parse(&bytes))
+}
+
+/// Writes atomically: a temporary file in the same folder, fsync, rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| -> Result<()> {
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        return Err(UsageError(format!(
+            "{} exists; add --force to overwrite it",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn write_checked(path: &Path, file: &rdpfile::RdpFile) -> Result<()> {
+    let bytes = file.to_mstsc_bytes();
+    // What is written must read back to the same properties.
+    let back = rdpfile::parse(&bytes);
+    anyhow::ensure!(
+        back.lines == file.lines,
+        "internal error: the written file does not read back the same"
+    );
+    write_atomic(path, &bytes)
+}
+
+pub fn run(args: &Args) -> Result<Outcome> {
+    match &args.action {
+        Action::Lint { file, json } => {
+            let parsed = read(file)?;
+            let report = rdpfile::lint(&parsed);
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            if *json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                render(&mut out, file, &report, Style::for_stdout())?;
+            }
+            Ok(if report.errors() > 0 {
+                Outcome::ProblemFound
+            } else {
+                Outcome::Healthy
+            })
+        }
+        Action::Clean {
+            file,
+            output,
+            in_place,
+            force,
+        } => {
+            let parsed = read(file)?;
+            let cleaned = clean::clean(&parsed);
+            if cleaned.get("full address").is_none() {
+                anyhow::bail!("{} has no 'full address': nothing to keep; create a file with `rdp-doctor rdpfile new --host HOST -o OUT`", file.display());
+            }
+            let target = if *in_place {
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let backup = PathBuf::from(format!("{}.bak-{stamp}", file.display()));
+                std::fs::copy(file, &backup)
+                    .with_context(|| format!("cannot back up to {}", backup.display()))?;
+                println!("backup: {}", backup.display());
+                file.clone()
+            } else {
+                let out = output
+                    .clone()
+                    .ok_or_else(|| UsageError("-o OUTPUT or --in-place".into()))?;
+                if out == *file {
+                    return Err(UsageError(
+                        "OUTPUT is the input file: use --in-place to replace it (a backup is kept)"
+                            .into(),
+                    )
+                    .into());
+                }
+                refuse_overwrite(&out, *force)?;
+                out
+            };
+            write_checked(&target, &cleaned)?;
+            println!(
+                "wrote {} ({} of {} properties kept; UTF-16LE, CRLF)",
+                target.display(),
+                cleaned.properties().count(),
+                parsed.properties().count()
+            );
+            Ok(Outcome::Healthy)
+        }
+        Action::New {
+            host,
+            port,
+            user,
+            gateway,
+            output,
+            force,
+        } => {
+            let candidate = match port {
+                Some(p) => format!("{host}:{p}"),
+                None => host.clone(),
+            };
+            if host.contains(':')
+                && !host.starts_with('[')
+                && host.parse::<std::net::Ipv6Addr>().is_err()
+            {
+                return Err(UsageError(format!("--host {host}: give the port with --port")).into());
+            }
+            if host.parse::<std::net::Ipv6Addr>().is_err() {
+                rdpfile::lint::valid_address(&candidate)
+                    .map_err(|why| UsageError(format!("--host {host}: {why}")))?;
+            }
+            refuse_overwrite(output, *force)?;
+            let file = clean::new_file(host, *port, user.as_deref(), gateway.as_deref());
+            write_checked(output, &file)?;
+            println!("wrote {}", output.display());
+            Ok(Outcome::Healthy)
+        }
+    }
+}
+
+fn render(
+    out: &mut impl Write,
+    path: &Path,
+    r: &rdpfile::Report,
+    st: Style,
+) -> std::io::Result<()> {
+    let verdict = match (r.errors(), r.warnings()) {
+        (0, 0) => format!("{}: ok ({} properties)", path.display(), r.properties),
+        (0, w) => format!("{}: usable, {w} warning(s)", path.display()),
+        (e, w) => format!(
+            "{}: {e} error(s), {w} warning(s): clients may refuse or misread it",
+            path.display()
+        ),
+    };
+    writeln!(out, "{}", st.bold(&verdict))?;
+    for f in &r.findings {
+        let sev = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        };
+        let line = f
+            .line
+            .map(|l| format!("line {l}"))
+            .unwrap_or_else(|| "file".into());
+        writeln!(out, "  {:<8} {:<8} [{}] {}", line, sev, f.id, f.message)?;
+    }
+    if r.errors() > 0 {
+        writeln!(
+            out,
+            "fix: rdp-doctor rdpfile clean {} -o clean.rdp",
+            path.display()
+        )?;
+    }
+    Ok(())
+}

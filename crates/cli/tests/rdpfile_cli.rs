@@ -1,0 +1,207 @@
+//! `rdp-doctor rdpfile` as a user runs it, and the files it writes loaded by
+//! a real client: xfreerdp (FreeRDP's own .rdp parser) connects with them to
+//! a FreeRDP shadow server requiring NLA.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use rdp_doctor_testing::freerdp::ShadowServer;
+use rdp_doctor_testing::{free_port, require_tool};
+
+fn rdp_doctor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn new_and_clean_files_are_loaded_by_xfreerdp() {
+    if !require_tool("xfreerdp") || !require_tool("freerdp-shadow-cli") || !require_tool("Xvfb") {
+        return;
+    }
+    let server = ShadowServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = server.addr.port().to_string();
+    let password = format!("/p:{}", server.password);
+
+    // `new`: the file alone tells xfreerdp where to connect and as whom.
+    let made = dir.path().join("new.rdp");
+    let out = rdp_doctor(&[
+        "rdpfile",
+        "new",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        &server.user,
+        "-o",
+        s(&made),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        &std::fs::read(&made).unwrap()[..2],
+        &[0xFF, 0xFE],
+        "mstsc encoding"
+    );
+    let run = server
+        .xfreerdp(
+            &[s(&made), &password, "/cert:ignore", "+auth-only"],
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "xfreerdp with the new file: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // `clean` of a cluttered file (corrupted line, saved password blob, duplicates) connects too.
+    let messy = dir.path().join("messy.rdp");
+    std::fs::write(
+        &messy,
+        format!(
+            "screen mode id:i:2\r\nfull address:s:127.0.0.1:{port}\r\nusername:s:{}\r\n\u{1}\u{2}garbage\r\npassword 51:b:01000000D08C9DDF0115D1118C7A00C0\r\nsession bpp:i:32\r\nsession bpp:i:16\r\nwinposstr:s:0,3,0,0,800,600\r\n",
+            server.user
+        ),
+    )
+    .unwrap();
+    let lint = rdp_doctor(&["rdpfile", "lint", s(&messy)]);
+    assert_eq!(lint.status.code(), Some(1));
+    let cleaned = dir.path().join("clean.rdp");
+    let out = rdp_doctor(&["rdpfile", "clean", s(&messy), "-o", s(&cleaned)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lint = rdp_doctor(&["rdpfile", "lint", s(&cleaned)]);
+    assert_eq!(
+        lint.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    let text = String::from_utf8_lossy(&lint.stdout).to_string();
+    assert!(!text.contains("RDPF014"), "password blob dropped: {text}");
+    let run = server
+        .xfreerdp(
+            &[s(&cleaned), &password, "/cert:ignore", "+auth-only"],
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "xfreerdp with the clean file: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // Negative control: the same kind of file pointing at a closed port fails, so success above came from the file.
+    let closed = dir.path().join("closed.rdp");
+    let out = rdp_doctor(&[
+        "rdpfile",
+        "new",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &free_port().to_string(),
+        "--user",
+        &server.user,
+        "-o",
+        s(&closed),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let run = server
+        .xfreerdp(
+            &[s(&closed), &password, "/cert:ignore", "+auth-only"],
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    assert_ne!(
+        run.status.code(),
+        Some(0),
+        "xfreerdp must fail against a closed port"
+    );
+}
+
+#[test]
+fn never_overwrites_without_asking_and_keeps_a_backup_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.rdp");
+    std::fs::write(
+        &input,
+        "full address:s:host1\nusername:s:bob\nsmart sizing:i:1\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.rdp");
+    std::fs::write(&out, "precious").unwrap();
+    let r = rdp_doctor(&["rdpfile", "clean", s(&input), "-o", s(&out)]);
+    assert_eq!(r.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious");
+    assert_eq!(
+        rdp_doctor(&["rdpfile", "clean", s(&input), "-o", s(&input)])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let r = rdp_doctor(&["rdpfile", "clean", "--in-place", s(&input)]);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let backups: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("in.rdp.bak-"))
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(backups[0].path()).unwrap(),
+        "full address:s:host1\nusername:s:bob\nsmart sizing:i:1\n"
+    );
+    let cleaned = rdp_doctor_rdpfile::parse(&std::fs::read(&input).unwrap());
+    assert_eq!(cleaned.get("full address").unwrap().value, "host1");
+    assert!(cleaned.get("smart sizing").is_none());
+
+    let lint = rdp_doctor(&["rdpfile", "lint", "--json", s(&input)]);
+    let v: serde_json::Value = serde_json::from_slice(&lint.stdout).unwrap();
+    assert_eq!(v["schema"], "rdp-doctor.rdpfile-lint/v1");
+    assert_eq!(v["encoding"], "utf16_le_bom");
+    assert_eq!(
+        rdp_doctor(&["rdpfile", "lint", "/nonexistent.rdp"])
+            .status
+            .code(),
+        Some(3)
+    );
+    assert_eq!(
+        rdp_doctor(&[
+            "rdpfile",
+            "new",
+            "--host",
+            "bad host",
+            "-o",
+            s(&dir.path().join("x.rdp"))
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+}
