@@ -25,6 +25,8 @@ enum Command {
     Diagnose(cmd::probe::Args),
     /// Probe the RDP handshake phase by phase and print the raw layered report.
     Probe(cmd::probe::Args),
+    /// Read RDP failures from exported event logs (.evtx files or a Logs folder).
+    Logs(cmd::logs::Args),
     /// Lint, clean or create .rdp files.
     Rdpfile(cmd::rdpfile::Args),
     /// Probe many hosts at once: bounded concurrency, a deadline per host, table/NDJSON/CSV/JSON.
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => cmd::explain::run(&args),
         Command::Diagnose(args) => cmd::probe::run_diagnose(&args),
         Command::Probe(args) => cmd::probe::run(&args),
+        Command::Logs(args) => cmd::logs::run(&args),
         Command::Rdpfile(args) => cmd::rdpfile::run(&args),
         Command::Scan(args) => cmd::scan::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),

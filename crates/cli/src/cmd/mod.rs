@@ -1,4 +1,5 @@
 pub mod explain;
+pub mod logs;
 pub mod probe;
 pub mod rdpfile;
 pub mod scan;

@@ -1,0 +1,232 @@
+//! Real exported event logs: typed events, findings, and record counts that
+//! agree with python-evtx, an independent reader, on the same files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rdp_doctor_codes::CauseId;
+use rdp_doctor_events::{analyze, read_evtx, Options, Severity};
+
+fn data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn load(name: &str) -> Vec<u8> {
+    let compressed = std::fs::read(data().join(format!("{name}.evtx.xz"))).unwrap();
+    let mut out = Vec::new();
+    lzma_rs::xz_decompress(&mut &compressed[..], &mut out).unwrap();
+    out
+}
+
+fn all_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(data())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter_map(|n| n.strip_suffix(".evtx.xz").map(str::to_string))
+        .collect();
+    v.sort();
+    v
+}
+
+fn findings_of(names: &[&str]) -> Vec<rdp_doctor_events::Finding> {
+    let events = names
+        .iter()
+        .flat_map(|n| read_evtx(&load(n)).unwrap().events)
+        .collect();
+    analyze(events, &Options::default()).0
+}
+
+#[test]
+fn every_corpus_log_reads_without_damage() {
+    let names = all_names();
+    assert_eq!(names.len(), 14);
+    for name in &names {
+        let f = read_evtx(&load(name)).unwrap();
+        assert!(f.records > 0, "{name}");
+        assert_eq!(f.failed_records, 0, "{name}");
+    }
+}
+
+/// python-evtx renders some records this reader decodes and cannot render
+/// others: every record it renders must be here with the same event ID, and
+/// where it renders a whole file, the counts per event ID must be equal.
+#[test]
+fn counts_agree_with_python_evtx() {
+    let python_ok = Command::new("python3")
+        .args(["-c", "import Evtx.Evtx"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !python_ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python-evtx must be installed in CI (scripts/deps/pip.txt)"
+        );
+        eprintln!("skipped: python-evtx is not installed");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python_evtx_records.py");
+    let dir = tempfile_dir();
+    let mut compared_records = 0;
+    let mut exact_files = 0;
+    // The largest log is the benchmark's (python-evtx needs minutes for it); the
+    // others run as parallel python-evtx processes.
+    let names: Vec<String> = all_names()
+        .into_iter()
+        .filter(|n| n != "szechuan_DC01_System")
+        .collect();
+    let mut running = Vec::new();
+    for name in &names {
+        let bytes = load(name);
+        let path = dir.join(format!("{name}.evtx"));
+        std::fs::write(&path, &bytes).unwrap();
+        let child = Command::new("python3")
+            .arg(&script)
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        running.push((name.clone(), bytes, child));
+    }
+    for (name, bytes, child) in running {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut theirs: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut failed = 0usize;
+        for line in text.lines() {
+            let mut parts = line.split_whitespace();
+            match (parts.next(), parts.next()) {
+                (Some("failed"), Some(n)) => failed = n.parse().unwrap(),
+                (Some(_record), Some(id)) => *theirs.entry(id.parse().unwrap()).or_default() += 1,
+                _ => panic!("{name}: odd line {line:?}"),
+            }
+        }
+        let ours = read_evtx(&bytes).unwrap().counts;
+        if failed == 0 {
+            assert_eq!(ours, theirs, "{name}: counts per event ID differ");
+            exact_files += 1;
+        } else {
+            for (id, n) in &theirs {
+                assert!(
+                    ours.get(id).copied().unwrap_or(0) >= *n,
+                    "{name}: event {id}: python-evtx {n}, here {:?}",
+                    ours.get(id)
+                );
+            }
+        }
+        compared_records += theirs.values().sum::<usize>();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        exact_files >= 8,
+        "only {exact_files} files fully rendered by python-evtx"
+    );
+    println!("python-evtx agrees on {exact_files} whole files, {compared_records} records");
+    assert!(compared_records > 10_000, "{compared_records}");
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rdp-doctor-evtx-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn denied_remote_desktop_access() {
+    let f = findings_of(&["mdec_Security_4825_rdp_denied"]);
+    let denied = f.iter().find(|f| f.id == "EVT005").expect("EVT005");
+    assert_eq!(
+        (denied.severity, denied.cause),
+        (Severity::Error, CauseId::NoRemoteLogonRight)
+    );
+}
+
+#[test]
+fn failed_rdp_logons_are_decoded() {
+    let f = findings_of(&["mdec_Security_4625_LT10_account_restriction"]);
+    let bad = f.iter().find(|f| f.id == "EVT006").expect("EVT006");
+    assert_eq!(bad.count, 2);
+    assert!(
+        bad.evidence[0].contains("0xC000006E (Unknown user name or bad password)"),
+        "{:?}",
+        bad.evidence
+    );
+}
+
+#[test]
+fn connection_flood_from_one_address() {
+    let f = findings_of(&["mdec_RdpCoreTS_131_bruteforce"]);
+    let flood = f.iter().find(|f| f.id == "EVT004").expect("EVT004");
+    assert!(flood.title.contains("10.23.123.11"), "{}", flood.title);
+    assert_eq!(flood.cause, CauseId::ConnectionLimit);
+}
+
+#[test]
+fn schannel_alerts_are_counted() {
+    let f = findings_of(&["szechuan_DC01_System"]);
+    let tls = f.iter().find(|f| f.id == "EVT002").expect("EVT002");
+    assert!(
+        tls.evidence.iter().any(|e| e.contains("36888 alert 40")),
+        "{:?}",
+        tls.evidence
+    );
+}
+
+#[test]
+fn timeline_per_client_with_rcm_1149() {
+    let events = read_evtx(&load("mdec_RCM_1149_multiple_hosts"))
+        .unwrap()
+        .events;
+    let (_, timelines) = analyze(events, &Options::default());
+    let t = timelines
+        .iter()
+        .find(|t| t.address == "10.23.123.11")
+        .expect("client");
+    assert_eq!(t.successful_logons, 11);
+    assert!(t.entries.iter().all(|e| e.summary.contains("admmig")));
+}
+
+#[test]
+fn client_log_disconnect_reason_is_decoded() {
+    let f = findings_of(&["szechuan_DC01_RDPClient_Operational"]);
+    let c = f.iter().find(|f| f.id == "EVT009").expect("EVT009");
+    assert_eq!(c.severity, Severity::Info);
+    assert!(
+        c.evidence[0].contains("disconnectReasonRemoteByUser"),
+        "{:?}",
+        c.evidence
+    );
+}
+
+#[test]
+fn since_filters() {
+    let events = read_evtx(&load("mdec_Security_4625_LT10_account_restriction"))
+        .unwrap()
+        .events;
+    let late = Options {
+        since: rdp_doctor_events::event::parse_time("2021-10-23T21:51:00Z"),
+        ..Options::default()
+    };
+    let (f, _) = analyze(events, &late);
+    assert_eq!(f.iter().find(|f| f.id == "EVT006").unwrap().count, 1);
+}
+
+#[test]
+fn truncated_files_never_panic() {
+    let bytes = load("belkasoft_win10_LSM_Operational");
+    for cut in [0, 7, 8, 100, 4096, 4097, 65_536, 70_000, bytes.len() / 2] {
+        let _ = read_evtx(&bytes[..cut.min(bytes.len())]);
+    }
+    let mut flipped = bytes.clone();
+    for i in (4096..flipped.len()).step_by(997) {
+        flipped[i] ^= 0x5A;
+    }
+    let _ = read_evtx(&flipped);
+}
