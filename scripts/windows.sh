@@ -14,7 +14,7 @@ wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
 
 cargo build --locked -q -p rdp-doctor --target "$target"
 cargo build --locked -q -p rdp-doctor
-tdir=${CARGO_TARGET_DIR:-target}
+tdir=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
 work=$(mktemp -d)
 wineserver="$(dirname "$wine")/wineserver"
 [ -x "$wineserver" ] || wineserver=$(command -v wineserver || echo true)
@@ -31,7 +31,7 @@ passed=0 failed=0
 check() { # name, expected exit code, args...
     local name=$1 want=$2; shift 2
     local native win rc_native rc_win
-    if native=$("$tdir/debug/rdp-doctor" "$@" 2>&1); then rc_native=0; else rc_native=$?; fi
+    if native=$(cd "$work" && "$tdir/debug/rdp-doctor" "$@" 2>&1); then rc_native=0; else rc_native=$?; fi
     # pipefail: the status is wine's, not tr's.
     if win=$(cd "$work" && timeout 120 "$wine" ./rdp-doctor.exe "$@" 2>&1 | tr -d '\r'); then
         rc_win=0
@@ -51,5 +51,14 @@ check explain-json 0 explain --json ERRINFO_SERVER_DENIED_CONNECTION
 check explain-event 0 explain event 1058
 check explain-unknown 1 explain 0x7704
 check explain-usage 2 explain 0xZZ
+# The file parsers give the same answers on Windows (relative paths, so the output is identical).
+cp crates/rdpfile/tests/corpus/freerdp_testRdpFileUTF16_extracted.rdp "$work/mstsc.rdp"
+cp crates/rdpfile/tests/corpus/freerdp_testRdpFileUTF8_extracted.rdp "$work/broken.rdp"
+xz -dc crates/regf/tests/data/regipy_SYSTEM_win7_32bit.xz > "$work/SYSTEM"
+xz -dc crates/events/tests/data/mdec_Security_4825_rdp_denied.evtx.xz > "$work/Security.evtx"
+check rdpfile-ok 0 rdpfile lint mstsc.rdp
+check rdpfile-broken 1 rdpfile lint --json broken.rdp
+check host-check 0 host check --system SYSTEM
+check logs 1 logs Security.evtx
 echo "windows: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -25,6 +25,8 @@ enum Command {
     Diagnose(cmd::probe::Args),
     /// Probe the RDP handshake phase by phase and print the raw layered report.
     Probe(cmd::probe::Args),
+    /// Check the Windows host's Remote Desktop settings offline, from a rescued disk's hives.
+    Host(cmd::host::Args),
     /// Read RDP failures from exported event logs (.evtx files or a Logs folder).
     Logs(cmd::logs::Args),
     /// Lint, clean or create .rdp files.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => cmd::explain::run(&args),
         Command::Diagnose(args) => cmd::probe::run_diagnose(&args),
         Command::Probe(args) => cmd::probe::run(&args),
+        Command::Host(args) => cmd::host::run(&args),
         Command::Logs(args) => cmd::logs::run(&args),
         Command::Rdpfile(args) => cmd::rdpfile::run(&args),
         Command::Scan(args) => cmd::scan::run(&args),

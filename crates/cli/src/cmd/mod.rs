@@ -1,4 +1,5 @@
 pub mod explain;
+pub mod host;
 pub mod logs;
 pub mod probe;
 pub mod rdpfile;

@@ -159,24 +159,27 @@ impl<P: Prober> Exporter<P> {
             .with_state(self.clone())
     }
 
-    /// Serves on `listener` until the process ends; reloads on SIGHUP.
+    /// Serves on `listener` until the process ends; reloads on SIGHUP (Unix) and POST /-/reload.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        let me = self.clone();
-        tokio::spawn(async move {
-            let Ok(mut hup) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            else {
-                return;
-            };
-            while hup.recv().await.is_some() {
-                match me.reload() {
-                    Ok(()) => eprintln!("rdp-doctor serve: configuration reloaded"),
-                    Err(e) => {
-                        eprintln!("rdp-doctor serve: reload failed, old configuration kept: {e}")
+        #[cfg(unix)]
+        {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let Ok(mut hup) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                else {
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    match me.reload() {
+                        Ok(()) => eprintln!("rdp-doctor serve: configuration reloaded"),
+                        Err(e) => eprintln!(
+                            "rdp-doctor serve: reload failed, old configuration kept: {e}"
+                        ),
                     }
                 }
-            }
-        });
+            });
+        }
         axum::serve(listener, self.router()).await
     }
 

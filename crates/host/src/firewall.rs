@@ -1,0 +1,117 @@
+//! Windows Firewall rule strings (`v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3389|…`).
+
+use serde::Serialize;
+
+/// The fields of one rule that matter for reaching the RDP port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub id: String,
+    pub name: String,
+    pub active: bool,
+    pub allow: bool,
+    pub inbound: bool,
+    /// IANA protocol number (6 = TCP); None = any.
+    pub protocol: Option<u32>,
+    /// LPort values as written ("3389", "RPC", "1000-2000").
+    pub local_ports: Vec<String>,
+    /// Profiles (Domain, Private, Public); empty = all.
+    pub profiles: Vec<String>,
+    /// The program, package or service (other than TermService) the rule is limited to, if any.
+    pub app: Option<String>,
+}
+
+/// Parses one rule string; None when it is not a v2 rule.
+pub fn parse_rule(id: &str, text: &str) -> Option<Rule> {
+    let mut parts = text.split('|');
+    let version = parts.next()?;
+    if !version.starts_with("v2.") {
+        return None;
+    }
+    let mut rule = Rule {
+        id: id.to_string(),
+        name: String::new(),
+        active: false,
+        allow: false,
+        inbound: false,
+        protocol: None,
+        local_ports: Vec::new(),
+        profiles: Vec::new(),
+        app: None,
+    };
+    for field in parts.filter(|p| !p.is_empty()) {
+        let Some((k, v)) = field.split_once('=') else {
+            continue;
+        };
+        match k {
+            "Action" => rule.allow = v.eq_ignore_ascii_case("Allow"),
+            "Active" => rule.active = v.eq_ignore_ascii_case("TRUE"),
+            "Dir" => rule.inbound = v.eq_ignore_ascii_case("In"),
+            "Protocol" => rule.protocol = v.parse().ok(),
+            "LPort" => rule.local_ports.push(v.to_string()),
+            "Profile" => rule.profiles.push(v.to_string()),
+            "Name" => rule.name = v.to_string(),
+            "App" => rule.app = Some(v.to_string()),
+            // Store-app and service scoping limit a rule as a program path does;
+            // a rule scoped to TermService is the RDP rule itself.
+            "AppPkgId" => rule.app = Some(format!("package {v}")),
+            "Svc" if !v.eq_ignore_ascii_case("termservice") => {
+                rule.app = Some(format!("service {v}"))
+            }
+            _ => {}
+        }
+    }
+    Some(rule)
+}
+
+impl Rule {
+    /// Whether the rule lets inbound TCP reach `port` on the RDP listener: it
+    /// names the port, or covers every port without being limited to a program
+    /// (a rule for some other program does not open TermService's port).
+    pub fn allows_tcp_port(&self, port: u32) -> bool {
+        let names_port = self.local_ports.iter().any(|p| match p.split_once('-') {
+            Some((a, b)) => a
+                .parse::<u32>()
+                .ok()
+                .zip(b.parse::<u32>().ok())
+                .is_some_and(|(a, b)| (a..=b).contains(&port)),
+            None => p.parse::<u32>().ok() == Some(port),
+        });
+        let any_port_any_app = self.local_ports.is_empty() && self.app.is_none();
+        self.active
+            && self.allow
+            && self.inbound
+            && self.protocol.is_none_or(|p| p == 6)
+            && (names_port || any_port_any_app)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        let r = parse_rule("RemoteDesktop-UserMode-In-TCP", "v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3389|App=%SystemRoot%\\system32\\svchost.exe|Svc=termservice|Name=@FirewallAPI.dll,-28775|Desc=@FirewallAPI.dll,-28756|EmbedCtxt=@FirewallAPI.dll,-28752|").unwrap();
+        assert!(r.allows_tcp_port(3389));
+        assert!(!r.allows_tcp_port(3390));
+        let off = parse_rule(
+            "x",
+            "v2.10|Action=Allow|Active=FALSE|Dir=In|Protocol=6|LPort=3389|",
+        )
+        .unwrap();
+        assert!(!off.allows_tcp_port(3389));
+        let range = parse_rule(
+            "y",
+            "v2.10|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3000-4000|",
+        )
+        .unwrap();
+        assert!(range.allows_tcp_port(3389));
+        assert!(parse_rule("z", "garbage").is_none());
+        let other_app = parse_rule(
+            "w",
+            "v2.10|Action=Allow|Active=TRUE|Dir=In|Protocol=6|App=C:\\x.exe|",
+        )
+        .unwrap();
+        assert!(!other_app.allows_tcp_port(3389));
+    }
+}
