@@ -148,3 +148,78 @@ async fn firewall_drop_and_reject_in_a_namespace() {
     let (id, _, _, _) = top(format!("{}:3390", ns.ns_addr)).await;
     assert_eq!(id, "NET002");
 }
+
+/// Hostile servers: each ends with a clear finding within its deadline.
+/// (Scripted listeners: no real RDP server misbehaves this way on purpose;
+/// the bytes are TPKT headers from [MS-RDPBCGR] with hostile lengths.)
+#[tokio::test]
+async fn hostile_servers_end_within_the_deadline() {
+    // Endless data that starts like TPKT with the largest length, then never stops.
+    let endless = serve(|mut s| {
+        let mut b = [0u8; 64];
+        let _ = s.read(&mut b);
+        let _ = s.write_all(&[3, 0, 0xFF, 0xFF]);
+        let chunk = [0x41u8; 16 * 1024];
+        while s.write_all(&chunk).is_ok() {}
+    });
+    // One byte per 300 ms: a slow drip never completes a frame inside the deadline.
+    let drip = serve(|mut s| {
+        let mut b = [0u8; 64];
+        let _ = s.read(&mut b);
+        for byte in [
+            3u8, 0, 0, 19, 14, 0xD0, 0, 0, 0x12, 0x34, 0, 2, 0, 8, 0, 1, 0, 0, 0,
+        ] {
+            if s.write_all(&[byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    // A TPKT length shorter than any X.224 PDU.
+    let short = serve(|mut s| {
+        let mut b = [0u8; 64];
+        let _ = s.read(&mut b);
+        let _ = s.write_all(&[3, 0, 0, 4]);
+        let _ = s.read(&mut b);
+    });
+    // A valid-looking confirm selecting TLS, then a TLS alert instead of a ServerHello.
+    let alert = serve(|mut s| {
+        let mut b = [0u8; 512];
+        let _ = s.read(&mut b);
+        let _ = s.write_all(&[
+            3, 0, 0, 19, 14, 0xD0, 0, 0, 0x12, 0x34, 0, 2, 0, 8, 0, 1, 0, 0, 0,
+        ]);
+        let _ = s.read(&mut b);
+        let _ = s.write_all(&[0x15, 3, 3, 0, 2, 2, 40]); // fatal handshake_failure
+        let _ = s.read(&mut b);
+    });
+    for (port, want) in [(endless, "RDP002"), (drip, "NET005"), (short, "RDP002")] {
+        let started = Instant::now();
+        let (id, sev, _, _) = top(format!("127.0.0.1:{port}")).await;
+        assert_eq!((id.as_str(), sev), (want, Severity::Error), "port {port}");
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let d = diagnose(
+        rdp_doctor_probe::probe(&format!("127.0.0.1:{alert}"), &options())
+            .await
+            .unwrap(),
+    );
+    let f = &d.findings[0];
+    assert_eq!(f.id, "TLS001", "{:#?}", d.findings);
+    assert!(
+        d.probe
+            .tls
+            .as_ref()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("HandshakeFailure"),
+        "{:?}",
+        d.probe.tls
+    );
+}
