@@ -73,13 +73,7 @@ pub struct Timeline {
     pub entries: Vec<Entry>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
+pub use rdp_doctor_codes::Severity;
 
 /// One finding, with the events behind it.
 #[derive(Debug, Clone, Serialize)]

@@ -9,17 +9,7 @@ use crate::wire::x224::Protocol;
 /// Version of the JSON document `diagnose --json` prints.
 pub const SCHEMA: &str = "rdp-doctor.diagnose/v1";
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// The connection fails because of it.
-    Error,
-    /// The connection works, but something is wrong or fragile.
-    Warning,
-    /// A fact worth knowing.
-    Info,
-}
+pub use rdp_doctor_codes::Severity;
 
 /// One finding: a stable ID, what was seen, the cause it points at, and the fix.
 #[derive(Debug, Clone, Serialize)]

@@ -12,13 +12,7 @@ use crate::file::{Line, RdpFile};
 /// Version of the JSON document `rdpfile lint --json` prints.
 pub const SCHEMA: &str = "rdp-doctor.rdpfile-lint/v1";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
+pub use rdp_doctor_codes::Severity;
 
 /// One lint finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -136,11 +136,7 @@ fn render(out: &mut impl Write, r: &events::LogReport, st: Style) -> std::io::Re
     if !r.findings.is_empty() {
         writeln!(out, "\n{}", st.heading("Findings"))?;
         for (i, f) in r.findings.iter().enumerate() {
-            let sev = match f.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-                Severity::Info => "info",
-            };
+            let sev = f.severity.label();
             writeln!(
                 out,
                 "  {}. [{}] {} {} ({} event(s), {} .. {})",

@@ -183,11 +183,7 @@ fn render_diagnosis(out: &mut impl Write, d: &Diagnosis, st: Style) -> std::io::
     }
     writeln!(out, "\n{}", st.heading("Findings, most important first"))?;
     for (i, f) in d.findings.iter().enumerate() {
-        let sev = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        };
+        let sev = f.severity.label();
         writeln!(out, "  {}. [{}] {} {}", i + 1, f.id, st.bold(sev), f.title)?;
         for e in &f.evidence {
             writeln!(out, "       evidence: {e}")?;

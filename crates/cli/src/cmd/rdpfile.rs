@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use rdp_doctor_rdpfile::{self as rdpfile, clean, Severity};
+use rdp_doctor_rdpfile::{self as rdpfile, clean};
 
 use crate::style::Style;
 use crate::{Outcome, UsageError};
@@ -236,11 +236,7 @@ fn render(
     };
     writeln!(out, "{}", st.bold(&verdict))?;
     for f in &r.findings {
-        let sev = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        };
+        let sev = f.severity.label();
         let line = f
             .line
             .map(|l| format!("line {l}"))
