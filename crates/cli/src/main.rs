@@ -22,7 +22,7 @@ enum Command {
     /// Decode an mstsc / FreeRDP / ERRINFO / negotiation / event code.
     Explain(cmd::explain::Args),
     /// Find out where and why an RDP connection fails, and what to do.
-    Diagnose(cmd::probe::Args),
+    Diagnose(cmd::probe::DiagnoseArgs),
     /// Probe the RDP handshake phase by phase and print the raw layered report.
     Probe(cmd::probe::Args),
     /// Check the Windows host's Remote Desktop settings offline, from a rescued disk's hives.

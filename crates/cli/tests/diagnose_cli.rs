@@ -49,3 +49,67 @@ fn probe_json_schema_and_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+/// Evidence besides the network: the .rdp file, event logs and the host's hives.
+#[test]
+fn diagnose_merges_every_evidence_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let rdp = dir.path().join("c.rdp");
+    std::fs::write(
+        &rdp,
+        format!("full address:s:127.0.0.1:{port}\r\nscreen mode id:i:9\r\n"),
+    )
+    .unwrap();
+    let unxz = |src: &str, dst: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(src);
+        let out = Command::new("xz").arg("-dc").arg(path).output().unwrap();
+        let dst = dir.path().join(dst);
+        std::fs::write(&dst, out.stdout).unwrap();
+        dst
+    };
+    let evtx = unxz(
+        "../events/tests/data/mdec_Security_4825_rdp_denied.evtx.xz",
+        "Security.evtx",
+    );
+    let system = unxz("../regf/tests/data/regipy_SYSTEM_win10_1709.xz", "SYSTEM");
+    let out = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .args([
+            "diagnose",
+            &format!("127.0.0.1:{port}"),
+            "--json",
+            "--rdp-file",
+        ])
+        .arg(&rdp)
+        .arg("--evtx")
+        .arg(&evtx)
+        .arg("--system")
+        .arg(&system)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], "rdp-doctor.diagnose/v1");
+    assert_eq!(v["findings"][0]["id"], "NET002");
+    assert!(v["rdp_file"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == "RDPF007"));
+    assert!(v["logs"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == "EVT005"));
+    assert!(v["host"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == "HOST001" && c["status"] == "fail"));
+    assert!(v["other_problems"].as_u64().unwrap() >= 4);
+}

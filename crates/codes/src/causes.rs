@@ -98,7 +98,7 @@ pub const CAUSES: &[Cause] = &[
         layer: Layer::Network,
         checks: &["rdp-doctor host check --system SYSTEM --software SOFTWARE   (fDenyTSConnections and its policy copy)"],
         fixes: &[
-            "rdp-doctor host fix --system SYSTEM --software SOFTWARE --apply   (offline disk)",
+            "Offline disk: set SYSTEM\\ControlSet00N\\Control\\Terminal Server\\fDenyTSConnections to 0 (reg load HKLM\\OFFLINE SYSTEM, then reg add)",
             "PowerShell on the host: Set-ItemProperty 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server' fDenyTSConnections 0",
             "If the policy value is set: change the GPO 'Allow users to connect remotely by using Remote Desktop Services' (gpresult /H report.html shows which).",
         ],
@@ -113,7 +113,7 @@ pub const CAUSES: &[Cause] = &[
             "qwinsta   (on the host: is rdp-tcp listening?)",
         ],
         fixes: &[
-            "rdp-doctor host fix --system SYSTEM --apply   (offline disk)",
+            "Offline disk: set SYSTEM\\ControlSet00N\\Services\\TermService\\Start to 3 and the listener's fEnableWinStation to 1",
             "PowerShell on the host: Set-Service TermService -StartupType Manual; Start-Service TermService",
         ],
         source: MS_AZURE_GENERAL,
@@ -130,7 +130,7 @@ pub const CAUSES: &[Cause] = &[
         fixes: &[
             "Reset the MachineKeys ACL: icacls C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys /t /c /grant \"NT AUTHORITY\\System:(F)\" \"NT AUTHORITY\\NETWORK SERVICE:(R)\" \"BUILTIN\\Administrators:(F)\"",
             "Delete the certificate so it is regenerated: Get-ChildItem 'Cert:\\LocalMachine\\Remote Desktop' | Remove-Item; Restart-Service TermService -Force",
-            "If SSLCertificateSHA1Hash names a missing certificate, delete that value (rdp-doctor host fix does this offline).",
+            "If SSLCertificateSHA1Hash names a missing certificate, delete that value: Remove-ItemProperty 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp' SSLCertificateSHA1Hash",
         ],
         source: MS_EVENT_IDS,
     },
@@ -158,7 +158,7 @@ pub const CAUSES: &[Cause] = &[
         ],
         fixes: &[
             "Make the client offer what the listener requires (enable NLA/CredSSP on the client), or set the listener to Negotiate: SecurityLayer=1.",
-            "Lowering SecurityLayer or turning NLA off is a security downgrade: rdp-doctor host fix only does it with --allow-downgrade.",
+            "Lowering SecurityLayer or turning NLA off is a security downgrade: do it only knowingly, and only as long as needed.",
         ],
         source: MS_GENERAL,
     },

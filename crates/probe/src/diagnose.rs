@@ -96,7 +96,7 @@ fn network_rules(r: &ProbeReport, out: &mut Vec<Finding>) {
             CauseId::FirewallOrPort,
             &[
                 "On the host: is TermService running and the listener on this port? (rdp-doctor host check; qwinsta)",
-                "If Remote Desktop is off: rdp-doctor host fix, or Set-ItemProperty 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server' fDenyTSConnections 0",
+                "If Remote Desktop is off: Set-ItemProperty 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server' fDenyTSConnections 0",
             ],
         )),
         Some(TcpOutcome::TimedOut) => out.push(finding(

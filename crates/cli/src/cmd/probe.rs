@@ -197,20 +197,202 @@ fn render_diagnosis(out: &mut impl Write, d: &Diagnosis, st: Style) -> std::io::
     Ok(())
 }
 
+/// `diagnose`: the probe, plus every other evidence source given.
+#[derive(clap::Args, Debug)]
+pub struct DiagnoseArgs {
+    #[command(flatten)]
+    probe: Args,
+
+    /// The .rdp file the client uses: linted as `rdpfile lint` does.
+    #[arg(long, value_name = "FILE")]
+    rdp_file: Option<std::path::PathBuf>,
+
+    /// Exported event logs (.evtx files or a Logs folder) of the host or the client.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    evtx: Vec<std::path::PathBuf>,
+
+    /// The host's SYSTEM hive (from a rescued disk): checked as `host check` does.
+    #[arg(long, value_name = "HIVE")]
+    system: Option<std::path::PathBuf>,
+
+    /// The host's SOFTWARE hive (with --system).
+    #[arg(long, value_name = "HIVE", requires = "system")]
+    software: Option<std::path::PathBuf>,
+}
+
+/// Everything `diagnose` read, in one JSON document (schema rdp-doctor.diagnose/v1).
+#[derive(serde::Serialize)]
+struct Combined<'a> {
+    #[serde(flatten)]
+    network: &'a Diagnosis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rdp_file: Option<rdp_doctor_rdpfile::Report>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logs: Option<rdp_doctor_events::LogReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<rdp_doctor_host::Report>,
+    /// Problems (errors and warnings) found outside the network probe.
+    other_problems: usize,
+}
+
 /// `diagnose`: the verdict, evidence and numbered fixes.
-pub fn run_diagnose(args: &Args) -> Result<Outcome> {
-    let d = diagnose(run_probe(args)?);
+pub fn run_diagnose(args: &DiagnoseArgs) -> Result<Outcome> {
+    use anyhow::Context;
+    let d = diagnose(run_probe(&args.probe)?);
+    let rdp_file = match &args.rdp_file {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            Some(rdp_doctor_rdpfile::lint(&rdp_doctor_rdpfile::parse(&bytes)))
+        }
+        None => None,
+    };
+    let logs = if args.evtx.is_empty() {
+        None
+    } else {
+        Some(rdp_doctor_events::read_paths(
+            &args.evtx,
+            &rdp_doctor_events::Options::default(),
+            |_, _, _| {},
+        )?)
+    };
+    let host = match &args.system {
+        Some(sys_path) => {
+            let sys_bytes = std::fs::read(sys_path)
+                .with_context(|| format!("cannot read {}", sys_path.display()))?;
+            let sys = rdp_doctor_regf::Hive::new(&sys_bytes)
+                .with_context(|| format!("{} is not a readable hive", sys_path.display()))?;
+            let sw_bytes = match &args.software {
+                Some(p) => {
+                    Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
+                }
+                None => None,
+            };
+            let sw = match &sw_bytes {
+                Some(b) => Some(
+                    rdp_doctor_regf::Hive::new(b).context("the SOFTWARE hive is not readable")?,
+                ),
+                None => None,
+            };
+            Some(
+                rdp_doctor_host::check(&sys, sw.as_ref(), None)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+        }
+        None => None,
+    };
+    let problems_in = |sev: Severity| sev != Severity::Info;
+    let other_problems = rdp_file.as_ref().map_or(0, |r| {
+        r.findings
+            .iter()
+            .filter(|f| problems_in(f.severity))
+            .count()
+    }) + logs.as_ref().map_or(0, |r| {
+        r.findings
+            .iter()
+            .filter(|f| problems_in(f.severity))
+            .count()
+    }) + host.as_ref().map_or(0, |r| r.failures() + r.warnings());
+    let combined = Combined {
+        network: &d,
+        rdp_file,
+        logs,
+        host,
+        other_problems,
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &d)?;
+    if args.probe.json {
+        serde_json::to_writer_pretty(&mut out, &combined)?;
         writeln!(out)?;
     } else {
-        render_diagnosis(&mut out, &d, Style::for_stdout())?;
+        let st = Style::for_stdout();
+        render_diagnosis(&mut out, &d, st)?;
+        render_other(&mut out, &combined, st)?;
     }
-    Ok(if d.healthy {
+    let errors_elsewhere = combined.rdp_file.as_ref().is_some_and(|r| r.errors() > 0)
+        || combined
+            .logs
+            .as_ref()
+            .is_some_and(|r| r.findings.iter().any(|f| f.severity == Severity::Error))
+        || combined.host.as_ref().is_some_and(|r| r.failures() > 0);
+    Ok(if d.healthy && !errors_elsewhere {
         Outcome::Healthy
     } else {
         Outcome::ProblemFound
     })
+}
+
+fn render_other(out: &mut impl Write, c: &Combined, st: Style) -> std::io::Result<()> {
+    if let Some(r) = &c.rdp_file {
+        writeln!(
+            out,
+            "\n{} ({} error(s), {} warning(s))",
+            st.heading("The .rdp file"),
+            r.errors(),
+            r.warnings()
+        )?;
+        for f in r.findings.iter().filter(|f| f.severity != Severity::Info) {
+            let line = f
+                .line
+                .map(|l| format!("line {l}"))
+                .unwrap_or_else(|| "file".into());
+            writeln!(
+                out,
+                "  [{}] {} {line}: {}",
+                f.id,
+                f.severity.label(),
+                f.message
+            )?;
+        }
+        if r.errors() > 0 {
+            writeln!(out, "  fix: rdp-doctor rdpfile clean FILE -o clean.rdp")?;
+        }
+    }
+    if let Some(r) = &c.logs {
+        writeln!(
+            out,
+            "\n{} ({} RDP events in {} file(s))",
+            st.heading("Event logs"),
+            r.rdp_events,
+            r.files.len()
+        )?;
+        for f in &r.findings {
+            writeln!(
+                out,
+                "  [{}] {} {} ({} event(s))",
+                f.id,
+                f.severity.label(),
+                f.title,
+                f.count
+            )?;
+            if f.severity != Severity::Info {
+                writeln!(out, "       fix: {}", f.fix)?;
+            }
+        }
+    }
+    if let Some(r) = &c.host {
+        writeln!(
+            out,
+            "\n{} ({} failing, {} warning(s))",
+            st.heading("The host's configuration (hives)"),
+            r.failures(),
+            r.warnings()
+        )?;
+        for ch in r.checks.iter().filter(|ch| {
+            matches!(
+                ch.status,
+                rdp_doctor_host::Status::Fail | rdp_doctor_host::Status::Warn
+            )
+        }) {
+            writeln!(
+                out,
+                "  [{}] {}\n       {} = {}",
+                ch.id, ch.message, ch.path, ch.value
+            )?;
+            if let Some(fix) = &ch.fix {
+                writeln!(out, "       fix: {fix}")?;
+            }
+        }
+    }
+    Ok(())
 }
