@@ -44,11 +44,7 @@ pub fn clean(original: &RdpFile) -> RdpFile {
         }
     }
     props.push(("screen mode id".into(), "i".into(), "2".into()));
-    let refs: Vec<(&str, &str, &str)> = props
-        .iter()
-        .map(|(n, k, v)| (n.as_str(), k.as_str(), v.as_str()))
-        .collect();
-    RdpFile::from_properties(&refs)
+    RdpFile::from_properties(&props)
 }
 
 /// A new minimal file.
@@ -75,9 +71,5 @@ pub fn new_file(
     }
     props.push(("authentication level".into(), "i".into(), "2".into()));
     props.push(("screen mode id".into(), "i".into(), "2".into()));
-    let refs: Vec<(&str, &str, &str)> = props
-        .iter()
-        .map(|(n, k, v)| (n.as_str(), k.as_str(), v.as_str()))
-        .collect();
-    RdpFile::from_properties(&refs)
+    RdpFile::from_properties(&props)
 }

@@ -224,7 +224,7 @@ impl RdpFile {
     }
 
     /// A file with these properties, one per line.
-    pub fn from_properties(props: &[(&str, &str, &str)]) -> RdpFile {
+    pub fn from_properties<S: AsRef<str>>(props: &[(S, S, S)]) -> RdpFile {
         RdpFile {
             encoding: Encoding::Utf16LeBom,
             line_endings: LineEndings::Crlf,
@@ -236,9 +236,9 @@ impl RdpFile {
                     (
                         i + 1,
                         Line::Property {
-                            name: n.to_string(),
-                            kind: k.to_string(),
-                            value: v.to_string(),
+                            name: n.as_ref().to_string(),
+                            kind: k.as_ref().to_string(),
+                            value: v.as_ref().to_string(),
                         },
                     )
                 })

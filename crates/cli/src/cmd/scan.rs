@@ -80,34 +80,40 @@ pub struct Row {
     pub duration_ms: f64,
 }
 
+impl Row {
+    /// A row for a host whose probe produced no report.
+    fn without_report(
+        target: String,
+        status: &'static str,
+        verdict: String,
+        duration_ms: f64,
+    ) -> Row {
+        Row {
+            target,
+            status,
+            verdict,
+            finding: None,
+            cause: None,
+            supported: Vec::new(),
+            negotiated: None,
+            cert_sha1: None,
+            cert_days_left: None,
+            duration_ms,
+        }
+    }
+}
+
 fn row(result: &ScanResult<Result<Diagnosis, String>>) -> Row {
     let target = result.target.authority();
     let duration_ms = (result.elapsed.as_secs_f64() * 1e5).round() / 100.0;
     match &result.completion {
-        Completion::DeadlinePassed => Row {
+        Completion::DeadlinePassed => Row::without_report(
             target,
-            status: "deadline",
-            verdict: "no result within the per-host deadline".into(),
-            finding: None,
-            cause: None,
-            supported: Vec::new(),
-            negotiated: None,
-            cert_sha1: None,
-            cert_days_left: None,
+            "deadline",
+            "no result within the per-host deadline".into(),
             duration_ms,
-        },
-        Completion::Done(Err(e)) => Row {
-            target,
-            status: "problem",
-            verdict: e.clone(),
-            finding: None,
-            cause: None,
-            supported: Vec::new(),
-            negotiated: None,
-            cert_sha1: None,
-            cert_days_left: None,
-            duration_ms,
-        },
+        ),
+        Completion::Done(Err(e)) => Row::without_report(target, "problem", e.clone(), duration_ms),
         Completion::Done(Ok(d)) => {
             let top = d.findings.iter().find(|f| f.severity != Severity::Info);
             let leaf = d.probe.tls.as_ref().and_then(|t| t.chain.first());
