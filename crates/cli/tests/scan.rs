@@ -43,13 +43,15 @@ fn one_thousand_probes_with_correct_results() {
 
     // expected finding per target ("" = healthy)
     let mut expected: Vec<(String, &str)> = Vec::new();
-    for _ in 0..100 {
+    // 50 probes per xrdp: each connection forks an xrdp process, and on a loaded
+    // 2-core machine a larger burst makes xrdp itself answer slower than the step deadline.
+    for _ in 0..50 {
         expected.push((negotiate.addr.to_string(), ""));
         expected.push((tls.addr.to_string(), ""));
         expected.push((nokey.addr.to_string(), "NEG001"));
     }
     let closed_base = free_port();
-    for i in 0..690u32 {
+    for i in 0..840u32 {
         // Closed ports on other loopback addresses (nothing listens there).
         expected.push((format!("127.0.1.{}:{}", 1 + i % 200, closed_base), "NET002"));
     }
@@ -78,7 +80,7 @@ fn one_thousand_probes_with_correct_results() {
             "--format",
             "ndjson",
             "--concurrency",
-            "64",
+            "32",
             "--timeout",
             "9",
             "-f",
