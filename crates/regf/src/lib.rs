@@ -1,13 +1,20 @@
-//! Reading Windows registry hive files (regf), zero-copy over a byte buffer.
+//! Windows registry hive files (regf) over byte buffers: a zero-copy reader
+//! ([`Hive`]), transaction log replay ([`log::replay`]) and an editor that keeps
+//! hives valid for Windows ([`HiveEditor`]). No I/O.
 //!
 //! The format: a 4096-byte base block (signature, sequence numbers, root cell,
 //! checksum), then hive bins ("hbin") holding cells. Cells are addressed by
 //! offsets relative to the first bin; a key is an `nk` cell with lists of
 //! subkeys (`lf`, `lh`, `li`, `ri`) and values (`vk`, data inline, in a cell,
 //! or in `db` big-data segments). Every offset is bounds-checked, lists are
-//! bounded by the hive size, and errors name the offset. No I/O.
+//! bounded by the hive size, and errors name the offset.
 
 use std::fmt;
+
+pub mod log;
+mod write;
+
+pub use write::HiveEditor;
 
 const BASE_BLOCK: usize = 4096;
 /// Index-list nesting allowed (`ri` lists of `ri` lists); real hives use one level.
@@ -172,34 +179,40 @@ fn utf16_z(b: &[u8]) -> String {
     String::from_utf16_lossy(&units[..end])
 }
 
-fn decode_data(kind: u32, raw: Vec<u8>) -> Data {
-    match kind {
-        0 => Data::None,
-        1 => Data::String(utf16_z(&raw)),
-        2 => Data::ExpandString(utf16_z(&raw)),
-        3 => Data::Binary(raw),
-        4 if raw.len() >= 4 => Data::Dword(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]])),
-        5 if raw.len() >= 4 => {
-            Data::DwordBigEndian(u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]))
+impl Data {
+    /// The typed value of a registry type number and the bytes stored for it
+    /// (the inverse of [`Data::to_raw`]); data too short for its type stays raw.
+    pub fn from_raw(kind: u32, raw: Vec<u8>) -> Data {
+        match kind {
+            0 => Data::None,
+            1 => Data::String(utf16_z(&raw)),
+            2 => Data::ExpandString(utf16_z(&raw)),
+            3 => Data::Binary(raw),
+            4 if raw.len() >= 4 => {
+                Data::Dword(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
+            }
+            5 if raw.len() >= 4 => {
+                Data::DwordBigEndian(u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]))
+            }
+            6 => Data::Link(raw),
+            7 => {
+                let units: Vec<u16> = raw
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect();
+                Data::MultiString(
+                    units
+                        .split(|&u| u == 0)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from_utf16_lossy)
+                        .collect(),
+                )
+            }
+            11 if raw.len() >= 8 => Data::Qword(u64::from_le_bytes([
+                raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+            ])),
+            t => Data::Other(t, raw),
         }
-        6 => Data::Link(raw),
-        7 => {
-            let units: Vec<u16> = raw
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            Data::MultiString(
-                units
-                    .split(|&u| u == 0)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from_utf16_lossy)
-                    .collect(),
-            )
-        }
-        11 if raw.len() >= 8 => Data::Qword(u64::from_le_bytes([
-            raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
-        ])),
-        t => Data::Other(t, raw),
     }
 }
 
@@ -216,6 +229,15 @@ pub struct Key<'h, 'a> {
 pub struct Value {
     pub name: String,
     pub data: Data,
+}
+
+impl fmt::Debug for Key<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("offset", &self.offset)
+            .field("name", &self.name())
+            .finish()
+    }
 }
 
 impl fmt::Debug for Hive<'_> {
@@ -356,10 +378,10 @@ impl<'a> Hive<'a> {
         let size = (raw_size & 0x7FFF_FFFF) as usize;
         if inline {
             let bytes = data_off.to_le_bytes();
-            return Ok(decode_data(kind, bytes[..size.min(4)].to_vec()));
+            return Ok(Data::from_raw(kind, bytes[..size.min(4)].to_vec()));
         }
         if size == 0 {
-            return Ok(decode_data(kind, Vec::new()));
+            return Ok(Data::from_raw(kind, Vec::new()));
         }
         if size > self.data.len() {
             return err(
@@ -381,7 +403,7 @@ impl<'a> Hive<'a> {
                     break;
                 }
             }
-            return Ok(decode_data(kind, out));
+            return Ok(Data::from_raw(kind, out));
         }
         if size > cell.len() {
             return err(
@@ -392,7 +414,7 @@ impl<'a> Hive<'a> {
                 ),
             );
         }
-        Ok(decode_data(kind, cell[..size].to_vec()))
+        Ok(Data::from_raw(kind, cell[..size].to_vec()))
     }
 }
 
@@ -520,16 +542,16 @@ mod tests {
 
     #[test]
     fn data_decoding() {
-        assert_eq!(decode_data(4, vec![0x3D, 0x0D, 0, 0]), Data::Dword(3389));
+        assert_eq!(Data::from_raw(4, vec![0x3D, 0x0D, 0, 0]), Data::Dword(3389));
         assert_eq!(
-            decode_data(
+            Data::from_raw(
                 1,
                 "ab\0".encode_utf16().flat_map(u16::to_le_bytes).collect()
             ),
             Data::String("ab".into())
         );
         assert_eq!(
-            decode_data(
+            Data::from_raw(
                 7,
                 "a\0b\0\0"
                     .encode_utf16()
@@ -538,6 +560,6 @@ mod tests {
             ),
             Data::MultiString(vec!["a".into(), "b".into()])
         );
-        assert_eq!(decode_data(4, vec![1]), Data::Other(4, vec![1]));
+        assert_eq!(Data::from_raw(4, vec![1]), Data::Other(4, vec![1]));
     }
 }
