@@ -1,6 +1,15 @@
 //! Windows Firewall rule strings (`v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3389|…`).
 
+use rdp_doctor_regf::Data;
 use serde::Serialize;
+
+use crate::registry::{Action, Root};
+use crate::Fix;
+
+/// The built-in rule "Remote Desktop - User Mode (TCP-In)" (Windows 8 and later).
+pub const BUILTIN_TCP_RULE: &str = "RemoteDesktop-UserMode-In-TCP";
+/// Its name on Windows 7 / Server 2008 R2 ("Remote Desktop (TCP-In)").
+pub const BUILTIN_TCP_RULE_WIN7: &str = "RemoteDesktop-In-TCP";
 
 /// The fields of one rule that matter for reaching the RDP port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -85,6 +94,69 @@ impl Rule {
     }
 }
 
+/// `text` with the field `Active` set to TRUE (added when absent).
+fn activated(text: &str) -> String {
+    let mut fields: Vec<String> = text.split('|').map(str::to_string).collect();
+    match fields
+        .iter_mut()
+        .find(|f| f.split_once('=').is_some_and(|(k, _)| k == "Active"))
+    {
+        Some(f) => *f = "Active=TRUE".into(),
+        None => fields.insert(1.min(fields.len()), "Active=TRUE".into()),
+    }
+    fields.join("|")
+}
+
+/// The rule `host fix` adds when no rule can be enabled for `port`.
+pub fn new_rule(port: u16) -> (String, String) {
+    (
+        format!("RdpDoctor-RemoteDesktop-In-TCP-{port}"),
+        format!(
+            "v2.10|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort={port}|App=%SystemRoot%\\system32\\svchost.exe|Svc=termservice|Name=Remote Desktop (TCP-In, port {port})|Desc=Inbound rule for the Remote Desktop listener on TCP {port}|"
+        ),
+    )
+}
+
+/// How to let TCP `port` in: enable the built-in rule when it covers the port
+/// and is only inactive, else add a rule for TermService on the port.
+/// `rules` are the values of `key` (the FirewallRules key, under SYSTEM).
+pub fn fix_for_port(rules: &[(String, Data)], port: u16, key: &str) -> Fix {
+    let builtin = rules.iter().find_map(|(name, data)| {
+        let text = data.as_str()?;
+        let r = parse_rule(name, text)?;
+        let builtin = name.eq_ignore_ascii_case(BUILTIN_TCP_RULE)
+            || name.eq_ignore_ascii_case(BUILTIN_TCP_RULE_WIN7);
+        (builtin && r.inbound && r.allow).then(|| (name.clone(), text.to_string(), r))
+    });
+    if let Some((name, text, rule)) = builtin {
+        let mut enabled = rule.clone();
+        enabled.active = true;
+        if !rule.active && enabled.allows_tcp_port(u32::from(port)) {
+            return Fix::new(
+                format!("Enable the built-in firewall rule {name} (Remote Desktop TCP-In)"),
+                format!("The rule exists but is inactive (Active=FALSE); what Enable-NetFirewallRule -Name {name} does. The firewall stays on."),
+            )
+            .action(Action::SetValue {
+                root: Root::System,
+                key: key.into(),
+                name,
+                data: Data::String(activated(&text)),
+            });
+        }
+    }
+    let (name, text) = new_rule(port);
+    Fix::new(
+        format!("Add an inbound firewall rule allowing TCP {port} to TermService"),
+        format!("No rule that could be enabled covers TCP {port} (the built-in rule covers 3389 only); the new rule is limited to the TermService service on that port, in every profile. The firewall stays on."),
+    )
+    .action(Action::SetValue {
+        root: Root::System,
+        key: key.into(),
+        name,
+        data: Data::String(text),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +185,30 @@ mod tests {
         )
         .unwrap();
         assert!(!other_app.allows_tcp_port(3389));
+    }
+
+    #[test]
+    fn fixes_enable_the_builtin_rule_or_add_one() {
+        let key =
+            "CurrentControlSet\\Services\\SharedAccess\\Parameters\\FirewallPolicy\\FirewallRules";
+        let off = "v2.26|Action=Allow|Active=FALSE|Dir=In|Protocol=6|LPort=3389|App=%SystemRoot%\\system32\\svchost.exe|Svc=termservice|Name=@FirewallAPI.dll,-28775|";
+        let rules = vec![(BUILTIN_TCP_RULE.to_string(), Data::String(off.into()))];
+        let f = fix_for_port(&rules, 3389, key);
+        let Action::SetValue { name, data, .. } = &f.actions[0] else {
+            panic!("{f:?}")
+        };
+        assert_eq!(name, BUILTIN_TCP_RULE);
+        let text = data.as_str().unwrap();
+        assert_eq!(text, off.replace("Active=FALSE", "Active=TRUE"));
+        assert!(parse_rule(name, text).unwrap().allows_tcp_port(3389));
+        // Another port: the built-in rule does not cover it, a new one is added.
+        let f = fix_for_port(&rules, 3390, key);
+        let Action::SetValue { name, data, .. } = &f.actions[0] else {
+            panic!("{f:?}")
+        };
+        assert_eq!(name, "RdpDoctor-RemoteDesktop-In-TCP-3390");
+        let r = parse_rule(name, data.as_str().unwrap()).unwrap();
+        assert!(r.allows_tcp_port(3390) && !r.allows_tcp_port(3389));
+        assert!(!f.downgrade);
     }
 }
