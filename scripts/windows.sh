@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Cross-builds rdp-doctor for Windows (x86_64-pc-windows-gnu) and runs it
-# under Wine: the Windows build must give the same answers as the Linux one.
-# Needs gcc-mingw-w64-x86-64 and wine64 (scripts/deps/apt.txt) and the rustup
-# target x86_64-pc-windows-gnu (added here when rustup is present).
+# under Wine: the Windows build must give the same answers as the Linux one,
+# and `host check|fix|undo --live` must read and change Wine's own registry as
+# `reg query` sees it, with the findings and plan the Linux build makes from an
+# offline hive holding the same values.
+# Needs gcc-mingw-w64-x86-64, wine64 and libhivex-bin (scripts/deps/apt.txt),
+# python3, and the rustup target x86_64-pc-windows-gnu (added here when rustup
+# is present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-pc-windows-gnu
@@ -60,5 +64,151 @@ check rdpfile-ok 0 rdpfile lint mstsc.rdp
 check rdpfile-broken 1 rdpfile lint --json broken.rdp
 check host-check 0 host check --system SYSTEM
 check logs 1 logs Security.evtx
+
+# --- The live Windows path: Wine's registry and Service Control Manager. ---
+ok() { passed=$((passed + 1)); }
+bad() { # name, details...
+    failed=$((failed + 1))
+    echo "FAILED windows $1"
+    shift
+    [ $# = 0 ] || printf '%s\n' "$@" | head -30
+}
+expect() { # name, command...: the command must succeed (its last line is shown)
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then
+        ok
+        [ -z "$out" ] || echo "windows $name: $(tail -n 1 <<<"$out")"
+    else
+        bad "$name" "$out"
+    fi
+}
+wreg() { timeout 60 "$wine" reg "$@" 2>&1 | tr -d '\r'; }
+live() { # expected exit code, name, rdp-doctor args... (stdout in $work/NAME.out)
+    local want=$1 name=$2 rc
+    shift 2
+    if (cd "$work" && timeout 120 "$wine" ./rdp-doctor.exe "$@" 2>"$work/$name.err" | tr -d '\r') >"$work/$name.out"; then
+        rc=0
+    else
+        rc=$?
+    fi
+    if [ "$rc" = "$want" ]; then ok; else bad "$name: exit $rc, want $want" "$(cat "$work/$name.out" "$work/$name.err")"; fi
+}
+regtool() { python3 crates/testing/wine/regtool.py "$@"; }
+offline() { # SYSTEM hive, .reg files...: writes the .reg files' SYSTEM values into the hive
+    local hive=$1
+    shift
+    regtool hivexsh "$hive" "$@" >"$hive.hivexsh" && hivexsh -w -f "$hive.hivexsh" "$hive"
+}
+ccs='HKLM\SYSTEM\CurrentControlSet'
+ts="$ccs\\Control\\Terminal Server"
+term="$ccs\\Services\\TermService"
+fw="$ccs\\Services\\SharedAccess\\Parameters\\FirewallPolicy"
+snapshot() { # every value under the keys the fix touches, as reg query prints them
+    local k
+    for k in "$ts" "$term" "$fw"; do wreg query "$k" /s || true; done
+}
+seed=crates/testing/wine/rdp-system.reg
+break=crates/testing/wine/rdp-break.reg
+cert_path="$ts\\WinStations\\RDP-Tcp\\SSLCertificateSHA1Hash"
+
+# The host crate's tests on Windows: the Win32 registry and SCM calls on a
+# scratch key under HKLM\SOFTWARE, and the applier's backup/verify/rollback.
+host_test=$(cargo test --locked -q -p rdp-doctor-host --target "$target" --lib --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["lib"]:
+        print(m["executable"])')
+if [ -n "$host_test" ] && cp "$host_test" "$work/host-tests.exe" &&
+    out=$(cd "$work" && timeout 300 "$wine" ./host-tests.exe live:: 2>&1 | tr -d '\r') &&
+    grep -q 'live::tests::win::apply_and_undo_on_the_live_registry \.\.\. ok' <<<"$out" &&
+    grep -q '^test result: ok' <<<"$out"; then
+    ok
+    grep '^test result' <<<"$out" | sed 's/^/windows host tests under Wine: /'
+else
+    bad host-live-unit-tests "${out:-the tests of rdp-doctor-host did not build for $target}"
+fi
+
+# Seed a healthy Remote Desktop configuration, and the key file HOST017 looks for.
+cp "$seed" "$break" "$work/"
+(cd "$work" && timeout 60 "$wine" reg import rdp-system.reg 2>&1) || bad seed-import
+guid=$(wreg query 'HKLM\SOFTWARE\Microsoft\Cryptography' /v MachineGuid | awk '$1 == "MachineGuid" {print $3}')
+keys="$WINEPREFIX/drive_c/ProgramData/Microsoft/Crypto/RSA/MachineKeys"
+mkdir -p "$keys" && head -c 2048 /dev/urandom >"$keys/f686aace6942fb7f7ceb231212eef4a4_$guid"
+
+# check --live reports what reg query shows, and what the Linux build finds in
+# an offline hive holding the same values (HOST013 also reads SOFTWARE, which
+# has no offline copy here).
+live 0 live-healthy host check --live --json
+for k in "$ts" "$ts\\WinStations\\RDP-Tcp" "$term"; do wreg query "$k" || true; done >"$work/query.txt"
+expect live-matches-reg-query regtool query-matches "$work/live-healthy.out" "$work/query.txt" "$seed"
+# The listener's certificate is found in the Remote Desktop store (SOFTWARE),
+# and the key container on C:.
+expect live-reads-cert-store python3 -c 'import json, sys
+status = {c["id"]: (c["status"], c["value"]) for c in json.load(open(sys.argv[1]))["checks"]}
+assert status["HOST013"][0] == "ok", status["HOST013"]
+assert status["HOST016"] == ("info", sys.argv[2]), status["HOST016"]
+assert status["HOST017"][0] == "ok", status["HOST017"]' "$work/live-healthy.out" CDA1B14F42C42129CEE2283CC219230DF5789DE4
+xz -dc crates/regf/tests/data/regipy_SYSTEM_win7_32bit.xz >"$work/SYSTEM.seeded"
+expect offline-seed offline "$work/SYSTEM.seeded" "$seed"
+"$tdir/debug/rdp-doctor" host check --json --system "$work/SYSTEM.seeded" >"$work/offline-healthy.json" || true
+expect same-findings-healthy regtool same-findings "$work/live-healthy.out" "$work/offline-healthy.json" "$seed" "--except=$cert_path"
+
+# Break it: Remote Desktop off, TermService disabled, firewall on with no rule.
+(cd "$work" && timeout 60 "$wine" reg import rdp-break.reg 2>&1) || bad break-import
+live 1 live-broken host check --live --json
+for p in "$ts\\fDenyTSConnections" "$term\\Start" "$fw\\FirewallRules"; do
+    expect "live-names-${p##*\\}" regtool check-status "$work/live-broken.out" "$p" fail
+done
+live 1 live-broken-text host check --live
+expect live-text-names-it grep -q 'FAIL \[HOST001\] Remote Desktop is turned off' "$work/live-broken-text.out"
+cp "$work/SYSTEM.seeded" "$work/SYSTEM.broken"
+expect offline-break offline "$work/SYSTEM.broken" "$break"
+"$tdir/debug/rdp-doctor" host check --json --system "$work/SYSTEM.broken" >"$work/offline-broken.json" || true
+expect same-findings-broken regtool same-findings "$work/live-broken.out" "$work/offline-broken.json" "$seed" "$break" "--except=$cert_path"
+
+# fix --live is a dry run: the same plan as offline, and nothing changes.
+snapshot >"$work/before.txt"
+live 1 fix-dry-json host fix --live --json
+"$tdir/debug/rdp-doctor" host fix --json --system "$work/SYSTEM.broken" >"$work/offline-plan.json" || true
+expect same-plan-as-offline regtool same-actions "$work/fix-dry-json.out" "$work/offline-plan.json"
+live 1 fix-dry host fix --live
+snapshot >"$work/after-dry.txt"
+expect dry-run-changes-nothing cmp "$work/before.txt" "$work/after-dry.txt"
+expect dry-run-no-backup test ! -e "$work/backup"
+
+# fix --live --apply: backup, write, read back, re-check.
+live 0 fix-apply host fix --live --apply --backup-dir backup
+expect fix-wrote-deny grep -q 'fDenyTSConnections    REG_DWORD    0x0$' <(wreg query "$ts" /v fDenyTSConnections)
+expect fix-wrote-start grep -q 'Start    REG_DWORD    0x3$' <(wreg query "$term" /v Start)
+expect fix-added-rule grep -q 'REG_SZ    v2\.' <(wreg query "$fw\\FirewallRules")
+expect backup-manifest grep -q '"schema": "rdp-doctor.host-live-backup/v1"' "$work/backup/manifest.json"
+live 0 live-fixed host check --live --json
+for p in "$ts\\fDenyTSConnections" "$term\\Start" "$fw\\FirewallRules"; do
+    expect "live-fixed-${p##*\\}" regtool check-status "$work/live-fixed.out" "$p" ok
+done
+
+# undo restores the broken values exactly, and deletes the rule (and its key)
+# that did not exist.
+live 0 undo host undo backup
+snapshot >"$work/after-undo.txt"
+expect undo-restores-exactly cmp "$work/before.txt" "$work/after-undo.txt"
+expect undo-deleted-new-value grep -q 'Unable to find' <(wreg query "$fw\\FirewallRules")
+live 0 undo-again host undo backup
+expect undo-again-changes-nothing grep -q '^already original: .*fDenyTSConnections = 0x00000001 (1)$' "$work/undo-again.out"
+live 1 still-broken host check --live
+
+# Elsewhere --live says where to run it (exit 2).
+if out=$("$tdir/debug/rdp-doctor" host check --live 2>&1); then rc=0; else rc=$?; fi
+if [ "$rc" = 2 ] && [ "$out" = "rdp-doctor: host check --live reads the Windows registry: run it on the Windows host, or give --system HIVE" ]; then
+    ok
+else
+    bad "linux-live-usage: exit $rc" "$out"
+fi
+
+# The Windows-only code of the host crate and the CLI passes clippy too.
+expect clippy-windows cargo clippy --locked -q --target "$target" -p rdp-doctor-host -p rdp-doctor -- -D warnings
+
 echo "windows: $passed passed, $failed failed"
 [ "$failed" = 0 ]
