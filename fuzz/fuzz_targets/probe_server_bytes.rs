@@ -2,7 +2,7 @@
 //! Whatever a server sends, the probe's parsers answer or refuse; never a panic.
 
 use libfuzzer_sys::fuzz_target;
-use rdp_doctor_probe::wire::{cert, mcs, ntlm, x224};
+use rdp_doctor_probe::wire::{cert, errinfo, mcs, ntlm, x224};
 
 fuzz_target!(|data: &[u8]| {
     let _ = x224::tpkt_frame_len(data);
@@ -12,4 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = ntlm::parse_ts_request(data);
     let _ = ntlm::parse_challenge(data);
     let _ = cert::parse_cert(data);
+    let _ = errinfo::server_stop(data);
+    let _ = errinfo::ts_request_error_code(data);
+    let _ = errinfo::early_user_auth_result(data);
 });

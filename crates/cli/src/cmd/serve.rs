@@ -42,19 +42,73 @@ pub fn module_options(module: &Module, matrix: bool) -> ProbeOptions {
         protocol_matrix: matrix,
         ntlm_info: true,
         tls_name: None,
+        repeat: 0,
     }
 }
 
 /// The RDP prober behind the exporter's uniform interface.
 pub struct RdpProber;
 
-const PHASES: [(&str, rdp_doctor_probe::PhaseName); 5] = [
+const PHASES: [(&str, rdp_doctor_probe::PhaseName); 6] = [
     ("dns", rdp_doctor_probe::PhaseName::Dns),
     ("tcp", rdp_doctor_probe::PhaseName::Tcp),
     ("x224", rdp_doctor_probe::PhaseName::X224),
     ("tls", rdp_doctor_probe::PhaseName::Tls),
     ("credssp", rdp_doctor_probe::PhaseName::Credssp),
+    ("connect", rdp_doctor_probe::PhaseName::Connect),
 ];
+
+/// The JSON name of a serialisable enum value (`"mcs_connect"`, `"logon_failed"`).
+fn json_name(v: &impl serde::Serialize, field: Option<&str>) -> String {
+    let v = serde_json::to_value(v).unwrap_or_default();
+    let v = match field {
+        Some(f) => v.get(f).cloned().unwrap_or_default(),
+        None => v,
+    };
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// Metrics of the credentialed connection: step durations, the outcome and
+/// the code the server sent (never the password: it is in no report).
+fn connection_samples(c: &rdp_doctor_probe::connect::ConnectionReport, s: &mut Vec<Sample>) {
+    use rdp_doctor_probe::connect::ConnectOutcome;
+    for st in &c.steps {
+        s.push(
+            Sample::gauge(
+                "rdp_probe_connect_step_duration_seconds",
+                "Duration of each step of the credentialed connection.",
+                st.duration_ms / 1000.0,
+            )
+            .label("step", json_name(&st.step, None)),
+        );
+    }
+    s.push(
+        Sample::gauge(
+            "rdp_probe_connect_outcome",
+            "How the credentialed connection ended (1 for the outcome seen).",
+            1.0,
+        )
+        .label("kind", json_name(&c.outcome, Some("kind"))),
+    );
+    let code = match &c.outcome {
+        ConnectOutcome::LogonFailed { code }
+        | ConnectOutcome::ServerDenied { code }
+        | ConnectOutcome::LicensingFailed { code, .. } => Some(code),
+        ConnectOutcome::McsDisconnect { reason } => Some(reason),
+        _ => None,
+    };
+    if let Some(code) = code {
+        s.push(
+            Sample::gauge(
+                "rdp_probe_connect_code",
+                "The code the server refused the connection with (ERRINFO, NTSTATUS, MCS reason, licensing error).",
+                f64::from(code.value),
+            )
+            .label("namespace", code.namespace.clone())
+            .label("name", code.name.clone()),
+        );
+    }
+}
 
 /// Metrics of one probe report (and its diagnosis).
 pub fn report_samples(report: &ProbeReport) -> (bool, Vec<Sample>) {
@@ -162,6 +216,9 @@ pub fn report_samples(report: &ProbeReport) -> (bool, Vec<Sample>) {
         "TCP connections the probe opened.",
         f64::from(report.connections_used),
     ));
+    if let Some(c) = &report.connection {
+        connection_samples(c, &mut s);
+    }
     let diagnosis = diagnose(report.clone());
     for f in diagnosis
         .findings
@@ -201,7 +258,32 @@ impl Prober for RdpProber {
     ) -> Pin<Box<dyn Future<Output = ProbeOutcome> + Send + 'a>> {
         Box::pin(async move {
             let opts = module_options(module, true);
-            let Ok(report) = rdp_doctor_probe::probe(target, &opts).await else {
+            // The password is read for each probe (rotation needs no reload) and goes nowhere but the connection.
+            let credentials = match &module.credentials {
+                Some(c) => match c.password() {
+                    Ok(password) => Some(rdp_doctor_probe::Credentials::new(
+                        c.user.clone(),
+                        c.domain.clone(),
+                        password,
+                    )),
+                    Err(_) => {
+                        return ProbeOutcome {
+                            success: false,
+                            samples: vec![Sample::gauge(
+                                "rdp_probe_credentials_unreadable",
+                                "The module's password could not be read (variable unset or file unreadable).",
+                                1.0,
+                            )],
+                        }
+                    }
+                },
+                None => None,
+            };
+            let result = match &credentials {
+                Some(c) => rdp_doctor_probe::probe_with_credentials(target, &opts, c).await,
+                None => rdp_doctor_probe::probe(target, &opts).await,
+            };
+            let Ok(report) = result else {
                 return ProbeOutcome {
                     success: false,
                     samples: Vec::new(),

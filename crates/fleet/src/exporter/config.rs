@@ -112,6 +112,9 @@ impl Module {
 #[serde(deny_unknown_fields)]
 pub struct CredentialRef {
     pub user: String,
+    /// The user's domain, when `user` does not name it.
+    #[serde(default)]
+    pub domain: Option<String>,
     /// Environment variable holding the password.
     pub password_env: Option<String>,
     /// File holding the password (first line).
@@ -122,6 +125,7 @@ impl std::fmt::Debug for CredentialRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CredentialRef")
             .field("user", &self.user)
+            .field("domain", &self.domain)
             .field("password_env", &self.password_env)
             .field("password_file", &self.password_file)
             .finish()
@@ -175,10 +179,9 @@ impl Config {
                         "module {name}: credentials need exactly one of password_env, password_file"
                     )));
                 }
-                // Refused rather than ignored: a module that names credentials expects a logon test.
-                return Err(invalid(format!(
-                    "module {name}: credentials are not used yet: the probe has no credentialed phase"
-                )));
+                if c.user.trim().is_empty() {
+                    return Err(invalid(format!("module {name}: credentials.user is empty")));
+                }
             }
         }
         Ok(config)
@@ -220,6 +223,20 @@ port = 3390
     }
 
     #[test]
+    fn credentials_are_references_only() {
+        let text = "[allow]\n[modules.nla]\ncredentials = { user = \"tester\", domain = \"LAB\", password_env = \"RDP_PW_TEST_UNSET_1\" }\n";
+        let c = Config::parse(text, Path::new("c.toml")).unwrap();
+        let cred = c.modules["nla"].credentials.as_ref().unwrap();
+        assert_eq!(
+            (cred.user.as_str(), cred.domain.as_deref()),
+            ("tester", Some("LAB"))
+        );
+        // A missing variable is an error that names it.
+        let err = cred.password().unwrap_err();
+        assert!(err.contains("RDP_PW_TEST_UNSET_1"), "{err}");
+    }
+
+    #[test]
     fn allowlist() {
         let c = Config::parse(EXAMPLE, Path::new("x.toml")).unwrap();
         let a = &c.allow;
@@ -248,8 +265,8 @@ port = 3390
             ),
             ("[allow]\n[modules.a]\nbogus = 1\n", "unknown field"),
             (
-                "[allow]\n[modules.a]\ncredentials = { user = \"u\", password_env = \"P\" }\n",
-                "not used yet",
+                "[allow]\n[modules.a]\ncredentials = { user = \"\", password_env = \"P\" }\n",
+                "user is empty",
             ),
             ("[modules.a]\n", "missing field `allow`"),
         ] {
@@ -264,6 +281,7 @@ port = 3390
     fn debug_never_shows_a_password() {
         let c = CredentialRef {
             user: "u".into(),
+            domain: None,
             password_env: Some("PW".into()),
             password_file: None,
         };

@@ -1,0 +1,170 @@
+//! `probe`/`diagnose --user`: where the password comes from, and that it
+//! appears in no output (human, JSON, errors). Against the FreeRDP shadow
+//! server (NLA); needs freerdp-shadow-cli, winpr-hash and Xvfb.
+
+use std::process::{Command, Output, Stdio};
+
+use rdp_doctor_testing::freerdp::ShadowServer;
+use rdp_doctor_testing::require_tool;
+
+fn rdp_doctor(args: &[&str], password_env: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"));
+    cmd.args(args)
+        .env_remove("RDP_DOCTOR_PASSWORD")
+        .stdin(Stdio::null());
+    if let Some(p) = password_env {
+        cmd.env("RDP_DOCTOR_PASSWORD", p);
+    }
+    cmd.output().expect("run rdp-doctor")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_absent(out: &Output, secret: &str) {
+    let all = text(out);
+    assert!(
+        !all.contains(secret),
+        "the password appears in the output:\n{all}"
+    );
+}
+
+fn have_shadow() -> bool {
+    require_tool("freerdp-shadow-cli") && require_tool("winpr-hash") && require_tool("Xvfb")
+}
+
+#[test]
+fn right_password_from_the_environment_connects_and_is_never_printed() {
+    if !have_shadow() {
+        return;
+    }
+    let server = ShadowServer::start().expect("shadow server");
+    let target = server.addr.to_string();
+    let out = rdp_doctor(
+        &[
+            "probe",
+            &target,
+            "--user",
+            &server.user,
+            "--json",
+            "--timeout",
+            "30",
+            "--step-timeout",
+            "10",
+        ],
+        Some(&server.password),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_absent(&out, &server.password);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["schema"], "rdp-doctor.probe/v1");
+    let c = &json["connection"];
+    assert_eq!(c["outcome"]["kind"], "connected", "{c:#}");
+    assert_eq!(c["account"], server.user.as_str());
+    let steps: Vec<&str> = c["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["step"].as_str())
+        .collect();
+    assert!(
+        steps.contains(&"credssp") && steps.contains(&"finalization"),
+        "{steps:?}"
+    );
+
+    // The human report of diagnose, too.
+    let out = rdp_doctor(
+        &[
+            "diagnose",
+            &target,
+            "--user",
+            &server.user,
+            "--timeout",
+            "30",
+            "--step-timeout",
+            "10",
+        ],
+        Some(&server.password),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_absent(&out, &server.password);
+    assert!(text(&out).contains("CONN000"), "{}", text(&out));
+}
+
+#[test]
+fn wrong_password_from_a_file_is_reported_and_never_printed() {
+    if !have_shadow() {
+        return;
+    }
+    let server = ShadowServer::start().expect("shadow server");
+    let target = server.addr.to_string();
+    let secret = "Wr0ng-Pa55word-7f3a";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("password");
+    std::fs::write(&file, format!("{secret}\n")).expect("write");
+    let file = file.display().to_string();
+    for json in [false, true] {
+        let mut args = vec![
+            "diagnose",
+            target.as_str(),
+            "--user",
+            server.user.as_str(),
+            "--password-file",
+            file.as_str(),
+            // Generous deadlines: these tests are about where the password goes, not speed under load.
+            "--timeout",
+            "30",
+            "--step-timeout",
+            "10",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let out = rdp_doctor(&args, None);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert_absent(&out, secret);
+        assert!(text(&out).contains("AUTH002"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn the_password_is_never_taken_from_the_command_line() {
+    let secret = "Cmd-L1ne-Secret";
+    let out = rdp_doctor(
+        &["probe", "127.0.0.1:1", "--user", "u", "--password", secret],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_absent(&out, secret);
+    assert!(
+        text(&out).contains("--password is not accepted"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn without_a_terminal_the_password_must_come_from_env_or_file() {
+    let out = rdp_doctor(&["probe", "127.0.0.1:1", "--user", "u"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("RDP_DOCTOR_PASSWORD"), "{}", text(&out));
+    // An unreadable password file is a usage error that names the file, not its content.
+    let out = rdp_doctor(
+        &[
+            "probe",
+            "127.0.0.1:1",
+            "--user",
+            "u",
+            "--password-file",
+            "/nonexistent/pw",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("/nonexistent/pw"), "{}", text(&out));
+}
