@@ -20,6 +20,12 @@ impl Xvfb {
         for n in 90..190 {
             let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
             let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+            // Xvfb killed with SIGKILL leaves its lock and socket behind: reclaim a
+            // display whose lock names a process that no longer exists.
+            if lock.exists() && lock_owner_is_gone(&lock) {
+                let _ = std::fs::remove_file(&lock);
+                let _ = std::fs::remove_file(&socket);
+            }
             if socket.exists() || lock.exists() {
                 continue;
             }
@@ -37,14 +43,23 @@ impl Xvfb {
                 &dir.join(format!("xvfb{n}.log")),
             )?;
             let start = Instant::now();
+            let mut lost_race = false;
             while !socket.exists() {
-                process.check_running()?;
+                // Another test process took this display between the check and the
+                // start: Xvfb exits at once ("server already active"); try the next.
+                if process.check_running().is_err() {
+                    lost_race = true;
+                    break;
+                }
                 if start.elapsed() > Duration::from_secs(10) {
                     return Err(std::io::Error::other(format!(
                         "Xvfb {display} did not come up"
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(20));
+            }
+            if lost_race {
+                continue;
             }
             return Ok(Self {
                 display,
@@ -53,6 +68,21 @@ impl Xvfb {
         }
         Err(std::io::Error::other("no free X display number"))
     }
+}
+
+/// Whether an X lock file names a PID that no longer runs.
+fn lock_owner_is_gone(lock: &Path) -> bool {
+    let Some(pid) = std::fs::read_to_string(lock)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+        .filter(|p| *p > 0)
+    else {
+        return false;
+    };
+    // SAFETY: kill(2) with signal 0 only checks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !alive
 }
 
 /// A FreeRDP shadow server requiring NLA with one account, killed on drop.

@@ -6,6 +6,7 @@
 
 pub mod freerdp;
 pub mod netns;
+pub mod proxy;
 pub mod xrdp;
 
 use std::io;

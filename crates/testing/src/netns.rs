@@ -70,6 +70,22 @@ impl Netns {
         run(&full)
     }
 
+    /// A command that runs `program` inside the namespace (`ip netns exec` execs it: the PID is the program's).
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    /// The counters of the namespace's iptables chain `chain`, as `iptables -L -v -n -x` prints them.
+    pub fn iptables_counters(&self, chain: &str) -> std::io::Result<String> {
+        let out = self
+            .command("iptables")
+            .args(["-L", chain, "-v", "-n", "-x"])
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// Adds an iptables rule inside the namespace, e.g. `["-A", "INPUT", "-p", "tcp", "-j", "DROP"]`.
     pub fn iptables(&self, rule: &[&str]) -> std::io::Result<()> {
         let mut full = vec!["iptables"];
@@ -83,6 +99,19 @@ impl Drop for Netns {
         let _ = run(&["ip", "link", "del", &self.host_if]);
         let _ = run(&["ip", "netns", "del", &self.name]);
     }
+}
+
+/// Whether namespace tests can run here; in CI (env `CI` set) a missing
+/// facility fails the test instead (panics), elsewhere the caller skips.
+pub fn require() -> bool {
+    if available() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("network namespace tests need root, ip and iptables (run scripts/test.sh as root)");
+    }
+    eprintln!("skipped: needs root, ip and iptables");
+    false
 }
 
 /// Whether this process may create namespaces (root with `ip` and `iptables`).

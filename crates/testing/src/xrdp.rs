@@ -77,8 +77,26 @@ impl Xrdp {
         Self::start_at("127.0.0.1", layer, cert)
     }
 
-    /// Starts xrdp on `address` (a loopback address) with a free port.
+    /// Starts xrdp on `address` (a loopback address, IPv4 or IPv6) with a free port.
     pub fn start_at(address: &str, layer: SecurityLayer, cert: CertCase) -> std::io::Result<Self> {
+        Self::start_in(None, address, layer, cert)
+    }
+
+    /// Starts xrdp inside the network namespace `ns`, on its address there.
+    pub fn start_in_netns(
+        ns: &crate::netns::Netns,
+        layer: SecurityLayer,
+        cert: CertCase,
+    ) -> std::io::Result<Self> {
+        Self::start_in(Some(&ns.name), &ns.ns_addr.to_string(), layer, cert)
+    }
+
+    fn start_in(
+        netns: Option<&str>,
+        address: &str,
+        layer: SecurityLayer,
+        cert: CertCase,
+    ) -> std::io::Result<Self> {
         let dir = tempfile::tempdir()?;
         let day = 86_400;
         let (cert_path, key_path, der) = match &cert {
@@ -116,9 +134,14 @@ impl Xrdp {
         };
         let port = free_port();
         let template = include_str!("../data/xrdp.ini.in");
+        // xrdp spells an IPv6 listener tcp6://{::1}:PORT.
+        let listen = if address.contains(':') {
+            format!("tcp6://{{{address}}}:{port}")
+        } else {
+            format!("tcp://{address}:{port}")
+        };
         let ini = template
-            .replace("@ADDRESS@", address)
-            .replace("@PORT@", &port.to_string())
+            .replace("tcp://@ADDRESS@:@PORT@", &listen)
             .replace(
                 "@SECURITY_LAYER@",
                 match layer {
@@ -140,17 +163,22 @@ impl Xrdp {
         if !Path::new("/run/xrdp/sockdir").exists() {
             let _ = Command::new("sh").arg("/usr/share/xrdp/socksetup").status();
         }
+        let mut command = match netns {
+            // `ip netns exec` execs xrdp itself: the PID (and process group) stay xrdp's.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "xrdp"]);
+                c
+            }
+            None => Command::new("xrdp"),
+        };
         let mut process = PeerProcess::spawn(
             "xrdp",
-            Command::new("xrdp")
-                .arg("--nodaemon")
-                .arg("--config")
-                .arg(&ini_path),
+            command.arg("--nodaemon").arg("--config").arg(&ini_path),
             &dir.path().join("stdout.log"),
         )?;
-        let addr: SocketAddr = format!("{address}:{port}")
-            .parse()
-            .map_err(std::io::Error::other)?;
+        let ip: std::net::IpAddr = address.parse().map_err(std::io::Error::other)?;
+        let addr = SocketAddr::new(ip, port);
         wait_for_port(addr, &mut process, Duration::from_secs(10))?;
         Ok(Self {
             addr,
