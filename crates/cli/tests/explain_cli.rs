@@ -74,3 +74,49 @@ fn exit_codes() {
     assert_eq!(run(&["explain"]).status.code(), Some(2));
     assert_eq!(run(&["no-such-command"]).status.code(), Some(2));
 }
+
+#[test]
+fn rd_gateway_codes() {
+    // The decimal the gateway logs, the hex of it with --as, the name, and the HRESULT.
+    for args in [
+        &["explain", "23003"][..],
+        &["explain", "--as", "gateway", "0x59DB"],
+        &["explain", "E_PROXY_NAP_ACCESSDENIED"],
+        &["explain", "0x800759DB"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        // The HRESULT is shown as given; the row is the one of its logged low 16 bits.
+        let shown = if args.contains(&"0x800759DB") {
+            "0x800759DB"
+        } else {
+            "0x59DB"
+        };
+        assert!(
+            text.starts_with(&format!(
+                "{shown} = E_PROXY_NAP_ACCESSDENIED (RD Gateway error code"
+            )),
+            "{args:?}: {text}"
+        );
+        assert!(text.contains("layer:      gateway"), "{args:?}: {text}");
+        assert!(text.contains("ms-tsgu"), "{args:?}: {text}");
+    }
+    let json = run(&["explain", "--json", "--as", "gateway", "10060"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let r = &v["code"]["readings"][0];
+    assert_eq!(
+        (&r["namespace"], &r["name"], &r["layer"]),
+        (&"gateway".into(), &"WSAETIMEDOUT".into(), &"network".into())
+    );
+    let help = String::from_utf8_lossy(&run(&["explain", "--help"]).stdout).to_string();
+    assert!(help.contains("gateway (RD Gateway"), "{help}");
+    // Not a gateway code: exit 1, nothing invented, and no other numbering's rules.
+    let unknown = run(&["explain", "--as", "gateway", "0x59DC"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&unknown.stdout);
+    assert!(
+        text.contains("not in any table") && !text.contains("ERRINFO"),
+        "{text}"
+    );
+}

@@ -70,6 +70,44 @@ fn a_logs_folder_gives_findings_and_timelines() {
     assert!(t["events"].as_u64().unwrap() < 11);
 }
 
+/// Compares with a reviewed golden file; `UPDATE_GOLDEN=1` rewrites it.
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(actual, expected, "output differs from {}", path.display());
+}
+
+/// The human report of a folder holding a server's Security and RCM logs and a client's own log.
+#[test]
+fn human_report_of_a_logs_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    log_file(
+        dir.path(),
+        "mdec_Security_4625_LT10_account_restriction",
+        "Security.evtx",
+    );
+    log_file(
+        dir.path(),
+        "mdec_RCM_1149_multiple_hosts",
+        "Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx",
+    );
+    log_file(
+        dir.path(),
+        "szechuan_DC01_RDPClient_Operational",
+        "Microsoft-Windows-TerminalServices-RDPClient%4Operational.evtx",
+    );
+    let out = run(&["logs", "--timeline", "3", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "only info findings");
+    let text = String::from_utf8_lossy(&out.stdout).replace(dir.path().to_str().unwrap(), "DIR");
+    golden("logs_folder.txt", &text);
+}
+
 #[test]
 fn bad_inputs() {
     let dir = tempfile::tempdir().unwrap();

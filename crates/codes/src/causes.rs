@@ -309,7 +309,33 @@ pub fn causes_for(namespace: Namespace, code: u32, name: &str) -> Vec<CauseId> {
             vec![Credentials]
         }
         Namespace::EarlyUserAuthorization if code == 5 => vec![NoRemoteLogonRight],
+        Namespace::Gateway => gateway_causes(code),
         _ => Vec::new(),
+    }
+}
+
+/// Causes for an RD Gateway error code: the gateway's own refusals point at its
+/// policies; Win32 / Winsock errors at the path from the gateway to the host.
+fn gateway_causes(code: u32) -> Vec<CauseId> {
+    let entry = crate::table::tables()
+        .lookup(Namespace::Gateway, code)
+        .next();
+    let name = entry.map(|e| e.name.as_str()).unwrap_or("");
+    match name {
+        "WSAECONNREFUSED" | "ERROR_CONNECTION_REFUSED" | "ERROR_PORT_UNREACHABLE" => vec![
+            RemoteDesktopDisabled,
+            ServiceOrListenerDown,
+            FirewallOrPort,
+            Gateway,
+        ],
+        "WSAETIMEDOUT" | "WSAEHOSTDOWN" => vec![FirewallOrPort, NetworkPath, Gateway],
+        "SEC_E_LOGON_DENIED" => vec![Credentials, Gateway],
+        _ => match entry.map(crate::table::layer_of) {
+            Some(Layer::Dns) => vec![NameResolution, Gateway],
+            Some(Layer::Network) => vec![NetworkPath, FirewallOrPort, Gateway],
+            Some(Layer::Gateway) => vec![Gateway],
+            _ => Vec::new(),
+        },
     }
 }
 

@@ -181,6 +181,13 @@ pub fn errconnect_layer(name: &str) -> Layer {
     }
 }
 
+/// The Win32 error an HRESULT_FROM_WIN32-shaped value (0x8007xxxx: failure, FACILITY_WIN32)
+/// wraps. The RD Gateway's E_PROXY_* HRESULTs have this shape too, and its events log the
+/// low 16 bits ([MS-TSGU] 2.2.6 writes them as HRESULT_CODE(E_PROXY_...)).
+pub fn win32_of_hresult(code: u32) -> Option<u32> {
+    (code >> 16 == 0x8007).then_some(code & 0xFFFF)
+}
+
 /// What the top bits of a 32-bit value say when no table knows it.
 pub fn family_of_unknown(code: u32) -> Option<String> {
     let hi = code >> 16;

@@ -180,7 +180,8 @@ fn read_term(
                 return Err(QueryError(format!(
                     "'{name}' is not a symbolic name in any table (names look like \
                      ERRINFO_SERVER_DENIED_CONNECTION, disconnectReasonAtClientWinsockFDCLOSE, \
-                     SEC_E_NO_CREDENTIALS, ERRCONNECT_TLS_CONNECT_FAILED, HYBRID_REQUIRED_BY_SERVER)"
+                     SEC_E_NO_CREDENTIALS, ERRCONNECT_TLS_CONNECT_FAILED, HYBRID_REQUIRED_BY_SERVER, \
+                     E_PROXY_NAP_ACCESSDENIED)"
                 )));
             }
             (rows.first().map(|e| e.code), rows)
@@ -221,7 +222,9 @@ fn read_term(
             }
             Role::ErrorCode => false,
         };
-        show.then(|| compose::errinfo_range(v).to_string())
+        let ns_ok =
+            forced.is_none_or(|ns| matches!(ns, Namespace::ExtendedReason | Namespace::ErrInfo));
+        (show && ns_ok).then(|| compose::errinfo_range(v).to_string())
     });
     let family = value.and_then(|v| {
         if readings.is_empty() {

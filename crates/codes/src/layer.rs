@@ -51,6 +51,26 @@ impl Layer {
         }
     }
 
+    /// The layer named by [`Layer::name`], as the tables' `layer` column writes it.
+    pub fn from_name(name: &str) -> Option<Layer> {
+        [
+            Layer::Dns,
+            Layer::Network,
+            Layer::Negotiation,
+            Layer::Security,
+            Layer::Authentication,
+            Layer::Licensing,
+            Layer::Session,
+            Layer::Protocol,
+            Layer::Gateway,
+            Layer::RemoteApp,
+            Layer::Client,
+            Layer::None,
+        ]
+        .into_iter()
+        .find(|l| l.name().eq_ignore_ascii_case(name.trim()))
+    }
+
     /// What the layer covers, for human output.
     pub fn description(self) -> &'static str {
         match self {

@@ -3,7 +3,8 @@
 //! `rdp-doctor-codes` knows the numbers users meet when Remote Desktop fails:
 //! mstsc's "Error code" (disconnect reason) and "Extended error code", the
 //! server's ERRINFO, RDP_NEG_FAILURE codes, FreeRDP's ERRCONNECT codes, SSPI and
-//! NTSTATUS values, and the RDP-related Windows event IDs. The tables are the
+//! NTSTATUS values, RD Gateway error codes (E_PROXY_*, and the Win32 / Winsock
+//! errors the gateway reports), and the RDP-related Windows event IDs. The tables are the
 //! CSV files in `data/`, embedded and parsed on first use; every row keeps its
 //! source. On top of the tables, [`explain_codes`] reads mstsc's pair together
 //! and ranks the likely causes, each with the check that confirms it.

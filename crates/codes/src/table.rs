@@ -48,11 +48,14 @@ pub enum Namespace {
     LogonNotificationType,
     /// TS_LOGON_ERRORS_INFO ErrorNotificationData.
     LogonNotificationData,
+    /// RD Gateway error codes ([MS-TSGU] return codes: E_PROXY_*, Win32, Winsock), as
+    /// the gateway writes them in its events' ErrorCode (HRESULT_CODE, decimal).
+    Gateway,
 }
 
 impl Namespace {
     /// Every namespace, in the order readings of a bare number are listed.
-    pub const ALL: [Namespace; 16] = [
+    pub const ALL: [Namespace; 17] = [
         Namespace::DisconnectReason,
         Namespace::ExtendedReason,
         Namespace::ErrInfo,
@@ -60,6 +63,7 @@ impl Namespace {
         Namespace::SecurityStatus,
         Namespace::NtStatus,
         Namespace::NegFailure,
+        Namespace::Gateway,
         Namespace::LogonError,
         Namespace::NegProtocol,
         Namespace::NegResponseFlag,
@@ -90,6 +94,7 @@ impl Namespace {
             Namespace::StatusInfo => "Server Status Info PDU status code",
             Namespace::LogonNotificationType => "TS_LOGON_ERRORS_INFO notification type",
             Namespace::LogonNotificationData => "TS_LOGON_ERRORS_INFO notification data",
+            Namespace::Gateway => "RD Gateway error code (ErrorCode of its events, [MS-TSGU])",
         }
     }
 
@@ -112,6 +117,7 @@ impl Namespace {
             Namespace::StatusInfo => "status-info",
             Namespace::LogonNotificationType => "logon-notification-type",
             Namespace::LogonNotificationData => "logon-notification-data",
+            Namespace::Gateway => "gateway",
         }
     }
 
@@ -135,6 +141,7 @@ impl Namespace {
                 | Namespace::SecurityStatus
                 | Namespace::NtStatus
                 | Namespace::NegFailure
+                | Namespace::Gateway
         )
     }
 }
@@ -158,6 +165,9 @@ pub struct Entry {
     pub group: Option<String>,
     pub confidence: String,
     pub source: String,
+    /// The layer the table row names, for tables that have a `layer` column
+    /// (the others derive it from the namespace and the code).
+    pub layer: Option<Layer>,
 }
 
 /// One row of the event table: an event ID, or one value of a field of it.
@@ -197,9 +207,17 @@ pub struct Tables {
 
 impl Tables {
     /// Rows of `namespace` with value `code`.
+    ///
+    /// Gateway codes are also found by their HRESULT: the E_PROXY_* HRESULTs and
+    /// HRESULT_FROM_WIN32 values are 0x8007xxxx, and the gateway logs the low 16 bits
+    /// (0x800759DB is logged as 23003 = 0x59DB); the rows found then carry the logged value.
     pub fn lookup(&self, namespace: Namespace, code: u32) -> impl Iterator<Item = &Entry> {
+        let key = match (namespace, self.by_code.contains_key(&(namespace, code))) {
+            (Namespace::Gateway, false) => crate::compose::win32_of_hresult(code).unwrap_or(code),
+            _ => code,
+        };
         self.by_code
-            .get(&(namespace, code))
+            .get(&(namespace, key))
             .into_iter()
             .flatten()
             .map(|&i| &self.entries[i])
@@ -245,6 +263,7 @@ const EXTENDED_REASONS: &str = include_str!("../data/extended_reasons.csv");
 const ERRINFO: &str = include_str!("../data/errinfo.csv");
 const NEG_FAILURE: &str = include_str!("../data/neg_failure.csv");
 const EVENT_IDS: &str = include_str!("../data/event_ids.csv");
+const GATEWAY: &str = include_str!("../data/gateway.csv");
 
 type Row = HashMap<String, String>;
 
@@ -355,6 +374,7 @@ fn load() -> Tables {
             group: opt(&row, "category_inferred"),
             confidence: col(&row, "confidence").to_string(),
             source: col(&row, "source").to_string(),
+            layer: None,
         });
     }
 
@@ -384,6 +404,7 @@ fn load() -> Tables {
             group: opt(&row, "origin"),
             confidence: col(&row, "confidence").to_string(),
             source: col(&row, "source").to_string(),
+            layer: None,
         });
     }
 
@@ -417,6 +438,7 @@ fn load() -> Tables {
             group: opt(&row, "group"),
             confidence: col(&row, "confidence").to_string(),
             source: col(&row, "source").to_string(),
+            layer: None,
         });
     }
 
@@ -459,6 +481,25 @@ fn load() -> Tables {
             group: None,
             confidence: col(&row, "confidence").to_string(),
             source: col(&row, "source").to_string(),
+            layer: None,
+        });
+    }
+
+    for row in rows(GATEWAY) {
+        let Some(code) = code_of(&row) else { continue };
+        let name = col(&row, "name").to_string();
+        entries.push(Entry {
+            namespace: Namespace::Gateway,
+            code,
+            aliases: aliases(&row, &["aliases"], &name),
+            name,
+            meaning: col(&row, "meaning").to_string(),
+            message: opt(&row, "message"),
+            hint: opt(&row, "hint"),
+            group: opt(&row, "kind"),
+            confidence: col(&row, "confidence").to_string(),
+            source: col(&row, "source").to_string(),
+            layer: Layer::from_name(col(&row, "layer")),
         });
     }
 
@@ -493,6 +534,7 @@ fn load() -> Tables {
                     group: Some("Security 4625 Status / Sub Status".to_string()),
                     confidence: ev.confidence.clone(),
                     source: ev.source.clone(),
+                    layer: None,
                 });
             }
         }
@@ -537,5 +579,6 @@ pub fn layer_of(entry: &Entry) -> Layer {
         Namespace::LogonNotificationType | Namespace::LogonNotificationData => {
             Layer::Authentication
         }
+        Namespace::Gateway => entry.layer.unwrap_or(Layer::Gateway),
     }
 }

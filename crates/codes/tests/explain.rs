@@ -194,3 +194,64 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn gateway_codes_in_every_spelling() {
+    // As the gateway logs it (decimal HRESULT_CODE), in hex, as the HRESULT, by name.
+    for input in [
+        "23003",
+        "0x59DB",
+        "0x800759DB",
+        "-2147001893",
+        "e_proxy_nap_accessdenied",
+    ] {
+        let e = explain_codes(input, None, None).unwrap();
+        let r = &e.code.as_ref().unwrap().readings[0];
+        assert_eq!(
+            (r.namespace, r.name.as_str(), r.layer),
+            (
+                Namespace::Gateway,
+                "E_PROXY_NAP_ACCESSDENIED",
+                Layer::Gateway
+            ),
+            "{input}"
+        );
+        assert!(
+            e.known && e.verdict.starts_with("0x"),
+            "{input}: {}",
+            e.verdict
+        );
+        assert_eq!(e.causes[0].cause.id, CauseId::Gateway, "{input}");
+    }
+    let forced = explain_codes("0x59DB", None, Some(Namespace::Gateway)).unwrap();
+    assert_eq!(forced.code.unwrap().readings.len(), 1);
+    // A Winsock error from the gateway points at the path to the host, not at the gateway first.
+    let timeout = explain_codes("10060", None, Some(Namespace::Gateway)).unwrap();
+    assert_eq!(
+        timeout.code.as_ref().unwrap().readings[0].name,
+        "WSAETIMEDOUT"
+    );
+    assert_eq!(timeout.code.unwrap().readings[0].layer, Layer::Network);
+    assert_eq!(timeout.causes[0].cause.id, CauseId::FirewallOrPort);
+    // 1236 is both E_PROXY_CONNECTIONABORTED and the Win32 error of the same value: one row.
+    let aborted = explain_codes("ERROR_CONNECTION_ABORTED", None, None).unwrap();
+    assert_eq!(
+        aborted.code.unwrap().readings[0].name,
+        "E_PROXY_CONNECTIONABORTED"
+    );
+    // A number that already meant something keeps its first reading; the gateway's comes after.
+    let five = explain_codes("5", None, None).unwrap();
+    let readings = &five.code.unwrap().readings;
+    assert_ne!(readings[0].namespace, Namespace::Gateway);
+    assert_eq!(
+        readings.last().map(|r| r.name.as_str()),
+        Some("ERROR_ACCESS_DENIED")
+    );
+    // An HRESULT_FROM_WIN32 of a Win32 error the gateway table does not hold stays unknown.
+    assert!(explain_codes("0x80070002", None, Some(Namespace::Gateway))
+        .unwrap()
+        .code
+        .unwrap()
+        .readings
+        .is_empty());
+}

@@ -149,6 +149,54 @@ fn negotiation_tables() {
     assert!(n >= 40, "only {n} certain rows");
 }
 
+/// Every gateway row decodes by its logged number, by its name and aliases, and by
+/// the HRESULT form where the source defines one (0x800759DB for 23003).
+#[test]
+fn gateway_codes() {
+    let mut n = 0;
+    for row in reference("gateway.csv") {
+        let code = value(&row);
+        let name = row["name"].as_str();
+        if certain(&row) {
+            assert_decodes(Namespace::Gateway, code, name, "gateway.csv");
+        }
+        // The decimal form the gateway writes in its events, read in every default numbering.
+        let e = explain_codes(&code.to_string(), None, None).expect("decimal");
+        let gateway: Vec<&str> = e
+            .code
+            .as_ref()
+            .expect("code")
+            .readings
+            .iter()
+            .filter(|r| r.namespace == Namespace::Gateway)
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(gateway, [name], "gateway.csv: {code} read as {gateway:?}");
+        for alias in row["aliases"]
+            .split(';')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            let e = explain_codes(alias, None, Some(Namespace::Gateway)).expect("alias");
+            let r = &e.code.expect("code").readings[0];
+            assert_eq!(
+                (r.name.as_str(), r.hex.clone()),
+                (name, format!("0x{code:X}")),
+                "alias {alias}"
+            );
+        }
+        if let Some(hresult) = parse_number(&row["hresult"]) {
+            let e = explain_codes(&format!("0x{hresult:08X}"), None, None).expect("HRESULT");
+            let c = e.code.expect("code");
+            assert_eq!(c.value, Some(hresult));
+            assert_eq!(c.readings[0].name, name, "HRESULT 0x{hresult:08X}");
+            assert_eq!(c.readings[0].hex, format!("0x{code:X}"));
+        }
+        n += 1;
+    }
+    assert!(n >= 40, "only {n} rows");
+}
+
 /// Rows of any confidence are in the tables too (decoded, never dropped),
 /// even if their names are descriptive rather than symbolic.
 #[test]

@@ -6,6 +6,7 @@ use rdp_doctor_codes::{decode, CauseId, Namespace};
 use serde::Serialize;
 
 use crate::event::RdpEvent;
+use crate::gateway::{GatewayEvent, GatewayKind};
 
 /// Version of the JSON document `logs --json` prints.
 pub const SCHEMA: &str = "rdp-doctor.logs/v1";
@@ -112,7 +113,9 @@ fn field<'a>(e: &'a RdpEvent, names: &[&str]) -> Option<&'a str> {
 
 /// The client address an event is about, if it names one.
 pub fn client_address(e: &RdpEvent) -> Option<String> {
+    let gateway = e.provider.eq_ignore_ascii_case(crate::gateway::PROVIDER);
     let raw = match e.event_id {
+        _ if gateway => field(e, &["IpAddress"]),
         1149 => field(e, &["Param3"]),
         4624 | 4625 => field(e, &["IpAddress"]),
         4778 | 4779 => field(e, &["ClientAddress"]),
@@ -142,6 +145,13 @@ fn decoded(ns: Namespace, v: &str) -> String {
 
 /// Stage, success, and a one-line summary of an event.
 pub fn describe(e: &RdpEvent) -> (Stage, bool, String) {
+    if let Some(g) = GatewayEvent::from_event(e) {
+        return (gateway_stage(g.kind), !g.kind.is_failure(), g.summary());
+    }
+    if e.provider.eq_ignore_ascii_case(crate::gateway::PROVIDER) {
+        // The reference table has no gateway rows: a message of another provider would mislead.
+        return (Stage::Other, true, format!("gateway event {}", e.event_id));
+    }
     let user = field(e, &["TargetUserName", "User", "Param1", "AccountName"]).unwrap_or("?");
     match e.event_id {
         261 => (
@@ -250,6 +260,129 @@ pub fn describe(e: &RdpEvent) -> (Stage, bool, String) {
             (Stage::Other, true, meaning)
         }
     }
+}
+
+fn gateway_stage(kind: GatewayKind) -> Stage {
+    use GatewayKind::*;
+    match kind {
+        ConnectionRequest => Stage::Attempt,
+        ConnectionAuthorized
+        | ConnectionDenied
+        | ConnectionLimitReached
+        | HealthPolicyDenied
+        | AuthMethodUnsupported
+        | TunnelFailed
+        | ResourceAuthorized
+        | ResourceDenied => Stage::Auth,
+        ResourceConnected | ResourceUnreachable => Stage::Transport,
+        ResourceDisconnected | DisconnectedByAdmin | SessionTimeout | ReauthFailed => {
+            Stage::Disconnect
+        }
+    }
+}
+
+/// A new TCP connection: RdpCoreTS 131, or a connection request at the RD Gateway (312).
+fn is_connection(e: &RdpEvent) -> bool {
+    match GatewayEvent::from_event(e) {
+        Some(g) => g.kind == GatewayKind::ConnectionRequest,
+        None => e.event_id == 131,
+    }
+}
+
+/// A logon that succeeded: Security 4624, RCM 1149, or the gateway's RD CAP check (200).
+fn is_successful_logon(e: &RdpEvent) -> bool {
+    match GatewayEvent::from_event(e) {
+        Some(g) => g.kind == GatewayKind::ConnectionAuthorized,
+        None => matches!(e.event_id, 4624 | 1149),
+    }
+}
+
+/// A logon that failed: Security 4625, RdpCoreTS 140, or a gateway refusal before the resource.
+fn is_failed_logon(e: &RdpEvent) -> bool {
+    use GatewayKind::*;
+    match GatewayEvent::from_event(e) {
+        Some(g) => matches!(
+            g.kind,
+            ConnectionDenied | HealthPolicyDenied | AuthMethodUnsupported | TunnelFailed
+        ),
+        None => matches!(e.event_id, 4625 | 140),
+    }
+}
+
+/// Findings over the gateway's events: refusals by policy, unreachable resources.
+fn gateway_findings(events: &[RdpEvent]) -> Vec<Finding> {
+    use GatewayKind::*;
+    let typed: Vec<(&RdpEvent, GatewayEvent)> = events
+        .iter()
+        .filter_map(|e| GatewayEvent::from_event(e).map(|g| (e, g)))
+        .collect();
+    let rules: [(&str, Severity, &[GatewayKind], &str, &str); 4] = [
+        (
+            "EVT010",
+            Severity::Error,
+            &[ConnectionDenied, HealthPolicyDenied],
+            "the RD Gateway refused users: no connection authorization policy (RD CAP) admits them",
+            "Add the user, or a group of theirs, to the user groups of an RD CAP and check its authentication method (RD Gateway Manager, Connection Authorization Policies)",
+        ),
+        (
+            "EVT011",
+            Severity::Error,
+            &[ResourceDenied],
+            "the RD Gateway refused resources: no resource authorization policy (RD RAP) lets the user reach them",
+            "Add the host, by the exact name the client uses (FQDN, NetBIOS name or address), to the computer group of an RD RAP that includes the user",
+        ),
+        (
+            "EVT012",
+            Severity::Error,
+            &[ResourceUnreachable],
+            "the RD Gateway authorized the connection but could not reach the host",
+            "Check the host from the gateway: rdp-doctor diagnose HOST (Remote Desktop enabled, port 3389 open to the gateway, the name resolves there)",
+        ),
+        (
+            "EVT013",
+            Severity::Warning,
+            &[ConnectionLimitReached, AuthMethodUnsupported, TunnelFailed],
+            "the RD Gateway did not let users in: connection limit, authentication method or tunnel",
+            "Check the gateway's allowed authentication methods (password, smart card), its SSL certificate and its maximum number of connections",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (id, severity, kinds, title, fix) in rules {
+        let hits: Vec<&(&RdpEvent, GatewayEvent)> = typed
+            .iter()
+            .filter(|(_, g)| kinds.contains(&g.kind))
+            .collect();
+        if hits.is_empty() {
+            continue;
+        }
+        let mut why: BTreeMap<String, usize> = BTreeMap::new();
+        for (e, g) in &hits {
+            let who = g.user.as_deref().unwrap_or("?");
+            let whom = match &g.resource {
+                Some(r) => format!("{who} -> {r}"),
+                None => who.to_string(),
+            };
+            let from = client_address(e).unwrap_or_else(|| "?".into());
+            let err = g.error().unwrap_or_else(|| format!("event {}", e.event_id));
+            *why.entry(format!("{whom} from {from}: {err}")).or_default() += 1;
+        }
+        let evs: Vec<&RdpEvent> = hits.iter().map(|(e, _)| *e).collect();
+        let evidence = why
+            .iter()
+            .take(10)
+            .map(|(k, n)| format!("{n} x {k}"))
+            .collect();
+        out.push(finding(
+            id,
+            severity,
+            title.to_string(),
+            CauseId::Gateway,
+            &evs,
+            evidence,
+            fix,
+        ));
+    }
+    out
 }
 
 /// Everything read from the logs.
@@ -408,7 +541,7 @@ pub fn analyze(mut events: Vec<RdpEvent>, opts: &Options) -> (Vec<Finding>, Vec<
         ));
     }
     let mut accepts: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.event_id == 131) {
+    for e in events.iter().filter(|e| is_connection(e)) {
         if let Some(a) = client_address(e) {
             accepts.entry(a).or_default().push(e.time_unix);
         }
@@ -418,7 +551,7 @@ pub fn analyze(mut events: Vec<RdpEvent>, opts: &Options) -> (Vec<Finding>, Vec<
         if peak >= opts.flood_threshold {
             let evs: Vec<&RdpEvent> = events
                 .iter()
-                .filter(|e| e.event_id == 131 && client_address(e).as_deref() == Some(addr))
+                .filter(|e| is_connection(e) && client_address(e).as_deref() == Some(addr))
                 .collect();
             findings.push(finding("EVT004", Severity::Warning, format!("connection flood from {addr}: {peak} connections within {:.0} s", opts.flood_window), CauseId::ConnectionLimit, &evs, Vec::new(), "Block the address; raise MaxOutstandingConnections only if the connections are legitimate"));
         }
@@ -474,6 +607,8 @@ pub fn analyze(mut events: Vec<RdpEvent>, opts: &Options) -> (Vec<Finding>, Vec<
         ));
     }
 
+    findings.extend(gateway_findings(&events));
+
     // Timelines.
     let mut per: BTreeMap<String, Vec<&RdpEvent>> = BTreeMap::new();
     for e in &events {
@@ -497,14 +632,8 @@ pub fn analyze(mut events: Vec<RdpEvent>, opts: &Options) -> (Vec<Finding>, Vec<
                     }
                 })
                 .collect();
-            let failed_logons = evs
-                .iter()
-                .filter(|e| matches!(e.event_id, 4625 | 140))
-                .count();
-            let successful_logons = evs
-                .iter()
-                .filter(|e| matches!(e.event_id, 4624 | 1149))
-                .count();
+            let failed_logons = evs.iter().filter(|e| is_failed_logon(e)).count();
+            let successful_logons = evs.iter().filter(|e| is_successful_logon(e)).count();
             let skip = entries.len().saturating_sub(opts.timeline_entries);
             Timeline {
                 events: evs.len(),
@@ -548,6 +677,192 @@ pub fn analyze(mut events: Vec<RdpEvent>, opts: &Options) -> (Vec<Finding>, Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A gateway event with the fields (UserData/EventInfo) the RD Gateway writes.
+    fn gw(record_id: u64, event_id: u32, t: f64, fields: &[(&str, &str)]) -> RdpEvent {
+        RdpEvent {
+            record_id,
+            event_id,
+            provider: crate::gateway::PROVIDER.into(),
+            channel: "Microsoft-Windows-TerminalServices-Gateway/Operational".into(),
+            computer: "rdg01".into(),
+            time: format!("t{t}"),
+            time_unix: t,
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn gateway_refusals_become_findings_and_timeline_entries() {
+        let user = ("Username", r"CORP\alice");
+        let events = vec![
+            gw(1, 312, 1.0, &[user, ("IpAddress", "198.51.100.9:50100")]),
+            gw(
+                2,
+                201,
+                2.0,
+                &[
+                    user,
+                    ("IpAddress", "198.51.100.9"),
+                    ("AuthType", "NTLM"),
+                    ("ErrorCode", "23003"),
+                ],
+            ),
+            gw(
+                3,
+                200,
+                3.0,
+                &[
+                    user,
+                    ("IpAddress", "198.51.100.9"),
+                    ("AuthType", "NTLM"),
+                    ("ConnectionProtocol", "HTTP"),
+                ],
+            ),
+            gw(
+                4,
+                301,
+                4.0,
+                &[
+                    user,
+                    ("IpAddress", "198.51.100.9"),
+                    ("Resource", "db01"),
+                    ("ErrorCode", "23002"),
+                ],
+            ),
+            gw(
+                5,
+                300,
+                5.0,
+                &[
+                    user,
+                    ("IpAddress", "198.51.100.9"),
+                    ("Resource", "rdsh01.corp.example"),
+                ],
+            ),
+            gw(
+                6,
+                304,
+                6.0,
+                &[
+                    user,
+                    ("IpAddress", "198.51.100.9"),
+                    ("Resource", "rdsh01.corp.example"),
+                    ("ErrorCode", "10060"),
+                ],
+            ),
+        ];
+        let (findings, timelines) = analyze(events, &Options::default());
+        let ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
+        assert_eq!(ids, ["EVT010", "EVT011", "EVT012"]);
+        assert!(findings
+            .iter()
+            .all(|f| f.severity == Severity::Error && f.cause == CauseId::Gateway));
+        assert_eq!(
+            findings[0].evidence,
+            [
+                r"1 x CORP\alice from 198.51.100.9: 23003 (0x59DB) E_PROXY_NAP_ACCESSDENIED (the RD Gateway denies the client access because of its policy)"
+            ]
+        );
+        assert!(
+            findings[1].evidence[0].contains(r"CORP\alice -> db01")
+                && findings[1].evidence[0].contains("E_PROXY_RAP_ACCESSDENIED")
+        );
+        assert!(
+            findings[2].evidence[0].contains("WSAETIMEDOUT"),
+            "{:?}",
+            findings[2].evidence
+        );
+        assert_eq!(findings[2].records, [6]);
+
+        let [t] = &timelines[..] else {
+            panic!("one client: {timelines:?}")
+        };
+        assert_eq!(t.address, "198.51.100.9");
+        assert_eq!((t.successful_logons, t.failed_logons), (1, 1));
+        let stages: Vec<(Stage, bool)> = t.entries.iter().map(|e| (e.stage, e.ok)).collect();
+        assert_eq!(
+            stages,
+            [
+                (Stage::Attempt, true),
+                (Stage::Auth, false),
+                (Stage::Auth, true),
+                (Stage::Auth, false),
+                (Stage::Auth, true),
+                (Stage::Transport, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn gateway_sessions_floods_and_unknown_ids() {
+        let user = ("Username", r"CORP\bob");
+        let ip = ("IpAddress", "192.0.2.4");
+        let events = vec![
+            gw(1, 312, 1.0, &[user, ("IpAddress", "192.0.2.4:61000")]),
+            gw(2, 312, 1.5, &[user, ("IpAddress", "192.0.2.4:61001")]),
+            gw(3, 312, 1.7, &[user, ("IpAddress", "192.0.2.4:61002")]),
+            gw(4, 200, 2.0, &[user, ip]),
+            gw(5, 300, 3.0, &[user, ip, ("Resource", "rdsh01")]),
+            gw(6, 302, 4.0, &[user, ip, ("Resource", "rdsh01")]),
+            gw(
+                7,
+                303,
+                9.0,
+                &[
+                    user,
+                    ip,
+                    ("Resource", "rdsh01"),
+                    ("ErrorCode", "1226"),
+                    ("SessionDuration", "5"),
+                    ("BytesTransfered", "10"),
+                    ("BytesReceived", "20"),
+                ],
+            ),
+        ];
+        let (findings, timelines) = analyze(events, &Options::default());
+        // Three 312 attempts, then an authorized session: not "never authenticated" (EVT008).
+        assert!(findings.is_empty(), "{findings:?}");
+        let last = timelines[0].entries.last().expect("entries");
+        assert_eq!((last.stage, last.ok), (Stage::Disconnect, true));
+        assert!(
+            last.summary.contains("ERROR_GRACEFUL_DISCONNECT"),
+            "{}",
+            last.summary
+        );
+        // Fifty connection requests within a minute from one address are a flood.
+        let flood: Vec<RdpEvent> = (0..50u32)
+            .map(|i| {
+                gw(
+                    100 + u64::from(i),
+                    312,
+                    f64::from(i),
+                    &[user, ("IpAddress", "192.0.2.4:1")],
+                )
+            })
+            .collect();
+        let (findings, _) = analyze(flood, &Options::default());
+        let ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
+        assert_eq!(
+            ids,
+            ["EVT004", "EVT008"],
+            "a flood that never authenticates"
+        );
+        assert_eq!(findings[0].count, 50);
+        assert!(
+            findings[0].title.contains("192.0.2.4"),
+            "{}",
+            findings[0].title
+        );
+        // An ID without a documented meaning is named as the gateway's, not read from another provider's row.
+        assert_eq!(
+            describe(&gw(8, 101, 10.0, &[])),
+            (Stage::Other, true, "gateway event 101".to_string())
+        );
+    }
 
     #[test]
     fn windows_and_addresses() {

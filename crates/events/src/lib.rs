@@ -4,15 +4,18 @@
 //! RDP-relevant providers and Security events) and counts every record per
 //! event ID; [`analysis::analyze`] builds a timeline per client address and
 //! findings (certificate key unreadable, TLS failures, brute force, floods,
-//! denied logons). [`read_paths`] does the file I/O for the CLI.
+//! denied logons, RD Gateway refusals); [`gateway`] types the RD Gateway's
+//! events. [`read_paths`] does the file I/O for the CLI.
 
 pub mod analysis;
 pub mod event;
+pub mod gateway;
 
 use std::path::{Path, PathBuf};
 
 pub use analysis::{analyze, Finding, LogReport, Options, Severity, Timeline};
 pub use event::{read_evtx, FileEvents, RdpEvent};
+pub use gateway::{GatewayEvent, GatewayKind};
 
 /// The largest .evtx file read (Windows caps logs far below this by default).
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 * 1024;

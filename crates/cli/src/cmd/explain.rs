@@ -8,13 +8,14 @@ use rdp_doctor_codes::{self as codes, CodeReading, Explanation, Namespace, Readi
 use crate::style::Style;
 use crate::{Outcome, UsageError};
 
-/// Decode an mstsc / FreeRDP / ERRINFO / negotiation / SSPI / NTSTATUS code, or an event ID.
+/// Decode an mstsc / FreeRDP / ERRINFO / negotiation / SSPI / NTSTATUS / RD Gateway code, or an event ID.
 ///
 /// Examples:
 ///   rdp-doctor explain 0x904 0x7          mstsc "Error code" and "Extended error code" together
 ///   rdp-doctor explain 2308               decimal works too
 ///   rdp-doctor explain ERRINFO_SERVER_DENIED_CONNECTION
 ///   rdp-doctor explain 0x80090308         SSPI status from RdpCoreTS / Schannel events
+///   rdp-doctor explain 23003              RD Gateway ErrorCode (E_PROXY_NAP_ACCESSDENIED)
 ///   rdp-doctor explain event 1058         an RDP-related Windows event
 ///   rdp-doctor explain event 40 7         one value of an event's reason field
 #[derive(clap::Args, Debug)]
@@ -28,7 +29,8 @@ pub struct Args {
     /// Read CODE in one numbering only: disconnect, extended, errinfo,
     /// errconnect, sspi, ntstatus, neg-failure, logon-error, neg-protocol,
     /// neg-flag, neg-type, early-authz, mcs-disconnect, status-info,
-    /// logon-notification-type, logon-notification-data.
+    /// logon-notification-type, logon-notification-data, gateway (RD Gateway
+    /// E_PROXY_* / Win32 / Winsock codes, decimal as logged or the HRESULT).
     #[arg(long = "as", value_name = "NUMBERING")]
     as_namespace: Option<String>,
 
