@@ -32,6 +32,9 @@ if command -v rustup >/dev/null; then
     rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
 
+# A build from scratch (CI) gains nothing from incremental compilation.
+[ -n "${CI:-}" ] && export CARGO_INCREMENTAL=0
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"

@@ -25,7 +25,7 @@ enum Command {
     Diagnose(cmd::probe::DiagnoseArgs),
     /// Probe the RDP handshake phase by phase and print the raw layered report.
     Probe(cmd::probe::Args),
-    /// Check the Windows host's Remote Desktop settings offline, from a rescued disk's hives.
+    /// Check and fix the Windows host's Remote Desktop settings: offline from a rescued disk's hives, or live.
     Host(cmd::host::Args),
     /// Read RDP failures from exported event logs (.evtx files or a Logs folder).
     Logs(cmd::logs::Args),

@@ -38,7 +38,7 @@ pub struct Diagnosis {
     pub probe: ProbeReport,
 }
 
-fn finding(
+pub(crate) fn finding(
     id: &'static str,
     severity: Severity,
     title: impl Into<String>,
@@ -60,7 +60,7 @@ fn finding(
     }
 }
 
-fn phase_evidence(r: &ProbeReport, name: PhaseName) -> Vec<String> {
+pub(crate) fn phase_evidence(r: &ProbeReport, name: PhaseName) -> Vec<String> {
     r.phase(name)
         .map(|p| {
             std::iter::once(p.summary.clone())
@@ -99,7 +99,8 @@ fn network_rules(r: &ProbeReport, out: &mut Vec<Finding>) {
                 "If Remote Desktop is off: Set-ItemProperty 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server' fDenyTSConnections 0",
             ],
         )),
-        Some(TcpOutcome::TimedOut) => out.push(finding(
+        // Filtered never connects; when repeated handshakes did, the path loses packets (PATH002).
+        Some(TcpOutcome::TimedOut) if !crate::path::connects_sometimes(r) => out.push(finding(
             "NET003",
             Severity::Error,
             format!("port {} is filtered: SYN got no answer", r.port),
@@ -244,6 +245,9 @@ fn negotiation_rules(r: &ProbeReport, out: &mut Vec<Finding>) {
 
 fn tls_rules(r: &ProbeReport, out: &mut Vec<Finding>) {
     let Some(tls) = &r.tls else { return };
+    if tls.error.is_some() && crate::path::explains_tls_failure(r) {
+        return; // a stall or a cut on the path (path rules), not the certificate
+    }
     let ev = phase_evidence(r, PhaseName::Tls);
     if let Some(err) = &tls.error {
         if tls.chain.is_empty() {
@@ -352,6 +356,8 @@ pub fn diagnose(report: ProbeReport) -> Diagnosis {
     negotiation_rules(&report, &mut findings);
     tls_rules(&report, &mut findings);
     credssp_rules(&report, &mut findings);
+    crate::path::rules(&report, &mut findings);
+    crate::connect::rules(&report, &mut findings);
     // Errors first, then by phase order (the earliest failure is the cause of the later ones).
     findings.sort_by_key(|f| (f.severity, f.phase.map(|p| p as u8).unwrap_or(u8::MAX)));
     let healthy = !findings.iter().any(|f| f.severity == Severity::Error);

@@ -36,6 +36,10 @@ pub struct ProbeOptions {
     pub ntlm_info: bool,
     /// Name to check the certificate against (default: the target's host).
     pub tls_name: Option<String>,
+    /// After the phases, this many handshakes one after another (success rate,
+    /// loss, RTT, jitter), each with the step deadlines, all within another
+    /// `total_budget`. 0: none.
+    pub repeat: u32,
 }
 
 impl Default for ProbeOptions {
@@ -48,6 +52,7 @@ impl Default for ProbeOptions {
             protocol_matrix: true,
             ntlm_info: true,
             tls_name: None,
+            repeat: 0,
         }
     }
 }
@@ -85,7 +90,7 @@ pub fn parse_target(target: &str, default_port: u16) -> Result<(String, u16), Pr
     }
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
 }
 
@@ -104,7 +109,7 @@ impl Budget {
     }
 }
 
-fn classify_connect_error(e: &io::Error) -> TcpOutcome {
+pub(crate) fn classify_connect_error(e: &io::Error) -> TcpOutcome {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => TcpOutcome::Refused,
         io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => TcpOutcome::Reset,
@@ -120,7 +125,7 @@ fn classify_connect_error(e: &io::Error) -> TcpOutcome {
     }
 }
 
-async fn connect(addr: SocketAddr, deadline: Duration) -> Result<TcpStream, TcpOutcome> {
+pub(crate) async fn connect(addr: SocketAddr, deadline: Duration) -> Result<TcpStream, TcpOutcome> {
     match tokio::time::timeout(deadline, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => {
             let _ = s.set_nodelay(true);
@@ -182,7 +187,7 @@ async fn read_tpkt(
 }
 
 /// Sends one Connection Request and reads the answer.
-async fn negotiate(
+pub(crate) async fn negotiate(
     stream: &mut TcpStream,
     protocols: &[Protocol],
     deadline: Duration,
@@ -243,7 +248,7 @@ fn accepted(requested: &[Protocol], outcome: &NegotiationOutcome) -> bool {
 
 /// A stream that keeps the first bytes the server sent, so a failed TLS
 /// handshake can say what came instead of a ServerHello.
-struct Recorder<S> {
+pub(crate) struct Recorder<S> {
     inner: S,
     seen: Vec<u8>,
 }
@@ -328,7 +333,7 @@ impl rustls::client::danger::ServerCertVerifier for RecordEverything {
     }
 }
 
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+pub(crate) fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -349,7 +354,7 @@ fn unix_now() -> i64 {
 }
 
 /// Runs the TLS handshake and records what it shows.
-async fn tls_handshake(
+pub(crate) async fn tls_handshake(
     stream: TcpStream,
     host: &str,
     deadline: Duration,
@@ -541,9 +546,20 @@ fn tcp_summary(o: &TcpOutcome) -> String {
     }
 }
 
-/// Probes `target` phase by phase. Never fails on what the server does: a
-/// fault is a finding in the report. Fails only for an unusable target.
+/// Probes `target` phase by phase, then runs the path tests (a small-MSS
+/// retry when TLS stalled, `repeat` handshakes). Never fails on what the
+/// server does: a fault is a finding in the report. Fails only for an
+/// unusable target.
 pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
+    let start = Instant::now();
+    let mut report = probe_phases(target, opts).await?;
+    crate::path::after_probe(&mut report, opts).await;
+    report.total_ms = ms(start.elapsed());
+    Ok(report)
+}
+
+/// The phases, each with its deadline, inside the total budget.
+async fn probe_phases(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
     let (host, port) = parse_target(target, opts.default_port)?;
     let budget = Budget {
         start: Instant::now(),
@@ -567,6 +583,8 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
         connections_used: 0,
         total_ms: 0.0,
         budget_exhausted: false,
+        path: Default::default(),
+        connection: None,
     };
     let finish = |mut report: ProbeReport| {
         report.total_ms = ms(budget.start.elapsed());
@@ -664,6 +682,7 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
     };
     report.tcp = Some(TcpOutcome::Connected);
     report.tcp_stats = tcp_stats(&stream);
+    let mut x224_tap = crate::path::Tap::new(&stream);
     let mut evidence: Vec<String> = tried
         .iter()
         .map(|(a, o)| format!("{a}: {}", tcp_summary(o)))
@@ -693,13 +712,29 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
     let t = Instant::now();
     let offered = [Protocol::Tls, Protocol::Hybrid, Protocol::HybridEx];
     let addr = report.connected_to.unwrap_or(addrs[0]);
+    let matrix_connections = std::sync::Mutex::new(Vec::new());
+    let matrix_connections = &matrix_connections;
     let one_protocol = |p: Protocol| {
         let connect_deadline = budget.cap(opts.connect_timeout);
         let io_deadline = budget.cap(opts.io_timeout);
         async move {
             let t = Instant::now();
             let outcome = match connect(addr, connect_deadline).await {
-                Ok(mut s) => negotiate(&mut s, &[p], io_deadline).await,
+                Ok(mut s) => {
+                    let o = negotiate(&mut s, &[p], io_deadline).await;
+                    if let Some(tcp) = crate::path::tcp_info(&s) {
+                        let info = crate::path::ConnectionInfo {
+                            role: format!("matrix {}", p.name()),
+                            answer_ms: Some(ms(t.elapsed())),
+                            tcp,
+                        };
+                        matrix_connections
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(info);
+                    }
+                    o
+                }
                 Err(o) => NegotiationOutcome::ConnectFailed { outcome: o },
             };
             ProtocolProbe {
@@ -731,9 +766,35 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
         }
     };
     let (outcome, matrix) = tokio::join!(
-        negotiate(&mut stream, &offered, budget.cap(opts.io_timeout)),
+        async {
+            let sent = Instant::now();
+            let o = negotiate(&mut stream, &offered, budget.cap(opts.io_timeout)).await;
+            (o, ms(sent.elapsed()))
+        },
         matrix
     );
+    let (outcome, answer_ms) = outcome;
+    let answered = matches!(
+        outcome,
+        NegotiationOutcome::Selected { .. }
+            | NegotiationOutcome::Legacy
+            | NegotiationOutcome::Failure { .. }
+    );
+    let timed_out = matches!(outcome, NegotiationOutcome::TimedOut { .. });
+    report
+        .path
+        .traffic
+        .push(x224_tap.phase(PhaseName::X224, answered, timed_out));
+    report
+        .path
+        .connections
+        .extend(x224_tap.connection("mstsc request", answered.then_some(answer_ms)));
+    // Closes the tap's duplicate descriptor (Linux) before the next phase opens its own.
+    #[allow(clippy::drop_non_drop)]
+    drop(x224_tap);
+    report.path.connections.extend(std::mem::take(
+        &mut *matrix_connections.lock().unwrap_or_else(|e| e.into_inner()),
+    ));
     report.connections_used += matrix.len() as u32;
     report.protocols = matrix;
     let negotiated = ProtocolProbe {
@@ -827,7 +888,13 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
     };
     let t = Instant::now();
     let tls_name = opts.tls_name.clone().unwrap_or_else(|| host.clone());
+    let mut tls_tap = crate::path::Tap::new(&stream);
     let (facts, tls) = tls_handshake(stream, &tls_name, budget.cap(opts.io_timeout)).await;
+    let tls_timed_out = facts.error.as_deref().is_some_and(crate::path::is_timeout);
+    report
+        .path
+        .traffic
+        .push(tls_tap.phase(PhaseName::Tls, tls.is_some(), tls_timed_out));
     let mut tls = tls;
     let status;
     let summary;
@@ -885,7 +952,9 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
             if let Some(sent) = &facts.server_sent {
                 evidence.push(format!("the server sent {sent}"));
             }
-            evidence.push("a TLS failure right after a successful X.224 negotiation is the signature of an unusable listener certificate or private key".into());
+            if !tls_timed_out {
+                evidence.push("a TLS failure right after a successful X.224 negotiation is the signature of an unusable listener certificate or private key".into());
+            }
         }
     }
     report.phases.push(Phase {
@@ -901,7 +970,16 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
     if opts.ntlm_info && matches!(protocol, Protocol::Hybrid | Protocol::HybridEx) {
         if let Some(tls) = tls.as_mut() {
             let t = Instant::now();
-            match credssp_ntlm(tls, budget.cap(opts.io_timeout)).await {
+            let result = credssp_ntlm(tls, budget.cap(opts.io_timeout)).await;
+            let timed_out = result
+                .as_ref()
+                .err()
+                .is_some_and(|e| crate::path::is_timeout(e));
+            report
+                .path
+                .traffic
+                .push(tls_tap.phase(PhaseName::Credssp, result.is_ok(), timed_out));
+            match result {
                 Ok(info) => {
                     let summary = format!(
                         "NTLM: computer {} domain {} OS {}",

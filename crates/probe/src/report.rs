@@ -30,6 +30,8 @@ pub enum PhaseName {
     X224,
     Tls,
     Credssp,
+    /// The credentialed connection (only with credentials).
+    Connect,
 }
 
 impl PhaseName {
@@ -40,6 +42,7 @@ impl PhaseName {
             PhaseName::X224 => "X.224",
             PhaseName::Tls => "TLS",
             PhaseName::Credssp => "CredSSP",
+            PhaseName::Connect => "Connect",
         }
     }
 }
@@ -162,6 +165,10 @@ pub struct ProbeReport {
     pub total_ms: f64,
     /// The total budget ran out before every phase was done.
     pub budget_exhausted: bool,
+    /// Path quality: TCP_INFO per connection, bytes per phase, the small-MSS retry, repeated handshakes.
+    pub path: crate::path::PathFacts,
+    /// The full connection with credentials, step by step (null without credentials).
+    pub connection: Option<crate::connect::ConnectionReport>,
 }
 
 impl ProbeReport {

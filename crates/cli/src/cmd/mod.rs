@@ -1,3 +1,4 @@
+pub mod credentials;
 pub mod explain;
 pub mod host;
 pub mod logs;

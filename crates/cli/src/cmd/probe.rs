@@ -36,9 +36,17 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     tls_name: Option<String>,
 
+    /// After the probe, N handshakes one after another: success rate, loss, RTT, jitter.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=rdp_doctor_probe::path::MAX_REPEAT as i64))]
+    repeat: u32,
+
     /// Print JSON (schema rdp-doctor.probe/v1 or rdp-doctor.diagnose/v1, see docs/json.md).
     #[arg(long)]
     json: bool,
+
+    #[command(flatten)]
+    credentials: super::credentials::CredentialArgs,
 }
 
 fn options(args: &Args) -> Result<ProbeOptions> {
@@ -57,18 +65,26 @@ fn options(args: &Args) -> Result<ProbeOptions> {
         protocol_matrix: !args.no_matrix,
         ntlm_info: true,
         tls_name: args.tls_name.clone(),
+        repeat: args.repeat,
     })
 }
 
 fn run_probe(args: &Args) -> Result<ProbeReport> {
     let opts = options(args)?;
+    let credentials = super::credentials::credentials(&args.credentials)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime
-        .block_on(rdp_doctor_probe::probe(&args.target, &opts))
-        .map_err(|e| UsageError(e.to_string()).into())
+    let report = match &credentials {
+        Some(c) => runtime.block_on(rdp_doctor_probe::probe_with_credentials(
+            &args.target,
+            &opts,
+            c,
+        )),
+        None => runtime.block_on(rdp_doctor_probe::probe(&args.target, &opts)),
+    };
+    report.map_err(|e| UsageError(e.to_string()).into())
 }
 
 fn mark(st: Style, s: Status) -> String {
@@ -94,6 +110,64 @@ fn render_phases(out: &mut impl Write, r: &ProbeReport, st: Style) -> std::io::R
             writeln!(out, "  {:>24}{}", "", st.dim(e))?;
         }
     }
+    render_path(out, r, st)
+}
+
+/// The path tests, when they ran: the small-MSS retry and the repeated handshakes.
+fn render_path(out: &mut impl Write, r: &ProbeReport, st: Style) -> std::io::Result<()> {
+    let path = &r.path;
+    if let Some(m) = &path.mss_retry {
+        writeln!(
+            out,
+            "  {:<13} retry with MSS {}: {}",
+            "MTU",
+            m.mss,
+            if m.tls_completed {
+                format!(
+                    "TLS completed ({} bytes back): the full-size packets are lost",
+                    m.tls_bytes_received
+                )
+            } else {
+                format!("failed too ({})", m.error.as_deref().unwrap_or("?"))
+            }
+        )?;
+    }
+    let Some(s) = &path.repeat else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "\n{} ({} of {} {} handshakes succeeded, {:.0}%; {} timed out)",
+        st.heading("Repeated handshakes"),
+        s.succeeded,
+        s.attempts,
+        s.handshake,
+        s.success_rate * 100.0,
+        s.timeouts
+    )?;
+    let spread = |name: &str, v: Option<rdp_doctor_probe::path::Spread>| match v {
+        Some(v) => format!(
+            "  {name:<22} {:>8.1} {:>8.1} {:>8.1} ms",
+            v.min, v.median, v.max
+        ),
+        None => format!("  {name:<22} {:>8} {:>8} {:>8}", "-", "-", "-"),
+    };
+    writeln!(
+        out,
+        "  {:<22} {:>8} {:>8} {:>8}",
+        "", "min", "median", "max"
+    )?;
+    writeln!(out, "{}", spread("handshake", s.handshake_ms))?;
+    writeln!(out, "{}", spread("X.224 answer (RTT)", s.answer_ms))?;
+    writeln!(out, "{}", spread("kernel RTT", s.kernel_rtt_ms))?;
+    writeln!(
+        out,
+        "  jitter {} ms, {} retransmission(s)",
+        s.jitter_ms
+            .map(|j| format!("{j:.1}"))
+            .unwrap_or_else(|| "-".into()),
+        s.retransmits
+    )?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! answer. No I/O, so every parser is unit-tested and fuzzed.
 
 pub mod cert;
+pub mod errinfo;
 pub mod mcs;
 pub mod ntlm;
 pub mod x224;
