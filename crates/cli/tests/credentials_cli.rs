@@ -56,6 +56,9 @@ fn right_password_from_the_environment_connects_and_is_never_printed() {
             "30",
             "--step-timeout",
             "10",
+            // One X.224 request, not six: the shadow server sometimes drops a connection
+            // that follows a burst, and these tests are about the password, not the matrix.
+            "--no-matrix",
         ],
         Some(&server.password),
     );
@@ -88,6 +91,9 @@ fn right_password_from_the_environment_connects_and_is_never_printed() {
             "30",
             "--step-timeout",
             "10",
+            // One X.224 request, not six: the shadow server sometimes drops a connection
+            // that follows a burst, and these tests are about the password, not the matrix.
+            "--no-matrix",
         ],
         Some(&server.password),
     );
@@ -121,6 +127,9 @@ fn wrong_password_from_a_file_is_reported_and_never_printed() {
             "30",
             "--step-timeout",
             "10",
+            // One X.224 request, not six: the shadow server sometimes drops a connection
+            // that follows a burst, and these tests are about the password, not the matrix.
+            "--no-matrix",
         ];
         if json {
             args.push("--json");
