@@ -409,12 +409,7 @@ fn a_downgrade_needs_allow_downgrade_and_says_so() {
     let system = dir.path().join("SYSTEM");
     std::fs::write(&system, ed.finish()).unwrap();
     let guid = "5a3f29b3-8e74-4c0e-9d4a-2f1b6c7d8e90";
-    let ntuser = Command::new("xz")
-        .arg("-dc")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/tests/data/regipy_NTUSER_win7.xz"))
-        .output()
-        .unwrap()
-        .stdout;
+    let ntuser = decompress("regipy_NTUSER_win7");
     let mut ed = HiveEditor::new(ntuser).unwrap();
     ed.set_value(
         "Microsoft\\Cryptography",
