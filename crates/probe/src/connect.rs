@@ -326,6 +326,10 @@ pub struct ConnectionReport {
     /// Bytes received from the server on this connection (TLS records included).
     pub bytes_received: u64,
     pub duration_ms: f64,
+    /// How a first attempt ended when the server closed it during X.224 and
+    /// the connection was made again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_attempt: Option<String>,
 }
 
 impl ConnectionReport {
@@ -1151,6 +1155,7 @@ pub(crate) async fn run(
         rdp_security: None,
         bytes_received: 0,
         duration_ms: 0.0,
+        first_attempt: None,
     };
     let t = Instant::now();
     let tcp = match connect(addr, connect_timeout.min(budget)).await {
@@ -1338,7 +1343,8 @@ async fn phase(
         );
     }
     report.connections_used += 1;
-    let c = run(
+    let started = Instant::now();
+    let mut c = run(
         addr,
         &report.host,
         protocol,
@@ -1348,6 +1354,32 @@ async fn phase(
         budget,
     )
     .await;
+    // The server answered the probe's own X.224 request moments ago, so a close
+    // at X.224 now is more likely a listener still tearing down the probe's
+    // connections (FreeRDP's server does this) than a refusal: one retry, said so.
+    if matches!(
+        c.outcome,
+        ConnectOutcome::Closed {
+            during: ConnectStep::X224
+        }
+    ) {
+        let left = budget.saturating_sub(started.elapsed());
+        if !left.is_zero() {
+            report.connections_used += 1;
+            let first = outcome_summary(&c.outcome);
+            c = run(
+                addr,
+                &report.host,
+                protocol,
+                creds,
+                opts.connect_timeout,
+                opts.io_timeout,
+                left,
+            )
+            .await;
+            c.first_attempt = Some(format!("{first}; retried once"));
+        }
+    }
     if matches!(c.outcome, ConnectOutcome::TimedOut { .. }) && c.duration_ms >= ms(budget) {
         report.budget_exhausted = true;
     }
@@ -1366,9 +1398,10 @@ async fn phase(
         other => format!("as {}: {}", c.account, outcome_summary(other)),
     };
     let evidence = c
-        .steps
+        .first_attempt
         .iter()
-        .map(|s| {
+        .map(|f| format!("first attempt: {f}"))
+        .chain(c.steps.iter().map(|s| {
             format!(
                 "{} {} {:.1} ms{}",
                 match s.status {
@@ -1384,7 +1417,7 @@ async fn phase(
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default()
             )
-        })
+        }))
         .collect();
     report.phases.push(Phase {
         name: PhaseName::Connect,
