@@ -373,57 +373,43 @@ pub(crate) fn check_entry(
         info.subject, info.not_before, info.not_after
     );
     let t = now();
-    if !info.sha1.eq_ignore_ascii_case(&e.thumbprint) {
-        c.push_fixes(
-            "HOST020",
-            Status::Warn,
-            e.path.clone(),
-            value,
-            format!(
-                "the certificate's SHA-1 is {}, not its key name {}: the store entry is damaged",
-                info.sha1, e.thumbprint
-            ),
-            Some(CauseId::CertificateOrKey),
-            None,
-            vec![delete()],
-        );
+    let problem = if !info.sha1.eq_ignore_ascii_case(&e.thumbprint) {
+        Some(format!(
+            "the certificate's SHA-1 is {}, not its key name {}: the store entry is damaged",
+            info.sha1, e.thumbprint
+        ))
     } else if info.expired_at(t) {
         // An expired certificate the listener is pinned to is HOST013's failure.
-        c.push_fixes(
-            "HOST020",
-            Status::Warn,
-            e.path.clone(),
-            value,
-            format!(
-                "the certificate {} expired on {}{}",
-                e.thumbprint,
-                info.not_after,
-                if pinned_here {
-                    " and the listener is pinned to it (HOST013)"
-                } else {
-                    ": TermService replaces its expired self-signed certificate when it starts"
-                }
-            ),
-            Some(CauseId::CertificateOrKey),
-            None,
-            vec![delete()],
-        );
+        Some(format!(
+            "the certificate {} expired on {}{}",
+            e.thumbprint,
+            info.not_after,
+            if pinned_here {
+                " and the listener is pinned to it (HOST013)"
+            } else {
+                ": TermService replaces its expired self-signed certificate when it starts"
+            }
+        ))
     } else if info.not_yet_valid_at(t) {
-        c.push_fixes(
+        Some(format!(
+            "the certificate {} is valid only from {} (is the host's clock wrong?)",
+            e.thumbprint, info.not_before
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => c.push_fixes(
             "HOST020",
             Status::Warn,
             e.path.clone(),
             value,
-            format!(
-                "the certificate {} is valid only from {} (is the host's clock wrong?)",
-                e.thumbprint, info.not_before
-            ),
+            message,
             Some(CauseId::CertificateOrKey),
             None,
             vec![delete()],
-        );
-    } else {
-        c.push(
+        ),
+        None => c.push(
             "HOST020",
             Status::Ok,
             e.path.clone(),
@@ -434,7 +420,7 @@ pub(crate) fn check_entry(
             ),
             None,
             None,
-        );
+        ),
     }
     let Some(windows) = windows else { return };
     let Some(k) = &info.key else {
