@@ -9,32 +9,7 @@ use serde::Serialize;
 use crate::layer::Layer;
 use crate::table::Namespace;
 
-/// Stable identifiers of causes (used in JSON output and by `diagnose`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CauseId {
-    NameResolution,
-    NetworkPath,
-    FirewallOrPort,
-    RemoteDesktopDisabled,
-    ServiceOrListenerDown,
-    CertificateOrKey,
-    TlsSettings,
-    SecurityLayerMismatch,
-    CredsspPolicy,
-    ConnectionLimit,
-    DrainOrLogonsDisabled,
-    Credentials,
-    NoRemoteLogonRight,
-    Licensing,
-    SessionEndedByPolicyOrAdmin,
-    ServerResources,
-    ProtocolOrGraphics,
-    Gateway,
-    CorruptRdpFile,
-    UdpTransport,
-    SmartCard,
-}
+pub use rdp_doctor_model::CauseId;
 
 /// One cause with its check and fix.
 #[derive(Debug, Clone, Serialize)]

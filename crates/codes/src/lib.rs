@@ -33,25 +33,5 @@ pub use layer::Layer;
 pub use query::QueryError;
 pub use table::{tables, Entry, EventEntry, Namespace, Tables};
 
-/// How bad a finding is, shared by every part of rdp-doctor that reports findings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// The connection fails because of it.
-    Error,
-    /// It works, but something is wrong or fragile.
-    Warning,
-    /// A fact worth knowing.
-    Info,
-}
+pub use rdp_doctor_model::Severity;
 
-impl Severity {
-    /// The word used in human output.
-    pub fn label(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
