@@ -1,115 +1,265 @@
-//! `rdp-doctor diagnose` and `probe` as a user runs them, against loopback.
+//! `rdp-doctor diagnose` as a user runs it: one diagnosis from every source,
+//! against real peers on loopback (a closed port, xrdp, the FreeRDP shadow
+//! server), real hives with values written by hivexregedit, and real event logs.
 
 use std::net::TcpListener;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rdp_doctor_testing::freerdp::ShadowServer;
+use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
 
 fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
 
-#[test]
-fn closed_port_is_a_problem_found_with_a_fix() {
-    let port = closed_port();
-    let out = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
-        .args(["diagnose", &format!("127.0.0.1:{port}"), "--timeout", "3"])
+fn rdp_doctor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .args(args)
         .env("NO_COLOR", "1")
+        .env_remove("RDP_DOCTOR_PASSWORD")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn top_cause(v: &serde_json::Value) -> &str {
+    v["causes"][0]["cause"].as_str().unwrap_or("none")
+}
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// A corpus file, decompressed into `dir`.
+fn unxz(dir: &Path, src: &str, name: &str) -> PathBuf {
+    let out = Command::new("xz").arg("-dc").arg(data(src)).output().unwrap();
+    assert!(out.status.success());
+    let dst = dir.join(name);
+    std::fs::write(&dst, out.stdout).unwrap();
+    dst
+}
+
+/// The clean Windows 7 SYSTEM hive (Select\Current = 1), with `reg` merged by hivexregedit.
+fn system_hive(dir: &Path, reg: &str) -> PathBuf {
+    let hive = unxz(dir, "../regf/tests/data/regipy_SYSTEM_win7_32bit.xz", "SYSTEM");
+    merge(&hive, "HKEY_LOCAL_MACHINE\\SYSTEM", reg);
+    hive
+}
+
+fn merge(hive: &Path, prefix: &str, reg: &str) {
+    let file = hive.with_extension("reg");
+    std::fs::write(&file, format!("Windows Registry Editor Version 5.00\n\n{reg}\n")).unwrap();
+    let out = Command::new("hivexregedit")
+        .args(["--merge", "--prefix", prefix])
+        .arg(hive)
+        .arg(&file)
         .output()
         .unwrap();
+    assert!(out.status.success(), "hivexregedit: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+const TS: &str = "[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Terminal Server]";
+
+#[test]
+fn refused_port_alone_names_the_check_that_decides() {
+    let target = format!("127.0.0.1:{}", closed_port());
+    let out = rdp_doctor(&["diagnose", &target, "--timeout", "3", "--json"]);
     assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let first = text.lines().next().unwrap();
-    assert_eq!(first, format!("RDP to 127.0.0.1:{port} fails at TCP: nothing accepts connections on port {port} (refused)"));
-    assert!(text.contains("[NET002] error"));
-    assert!(text.contains("fix:"));
+    let v = json(&out);
+    assert_eq!(v["schema"], "rdp-doctor.diagnose/v2");
+    assert_eq!(top_cause(&v), "firewall_or_port");
+    assert_eq!(v["next_check"]["source"], "host");
+    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["id"] == "NET002"));
 }
 
 #[test]
-fn probe_json_schema_and_usage_errors() {
-    let port = closed_port();
-    let out = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
-        .args(["probe", "--json", &format!("127.0.0.1:{port}")])
-        .output()
-        .unwrap();
+fn refused_port_with_remote_desktop_off_in_the_hive() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = system_hive(dir.path(), &format!("{TS}\n\"fDenyTSConnections\"=dword:00000001"));
+    let target = format!("127.0.0.1:{}", closed_port());
+    let out = rdp_doctor(&["diagnose", &target, "--timeout", "3", "--json", "--system", system.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schema"], "rdp-doctor.probe/v1");
-    assert_eq!(v["tcp"]["kind"], "refused");
-    assert_eq!(v["phases"][1]["status"], "fail");
+    let v = json(&out);
+    assert_eq!(top_cause(&v), "remote_desktop_disabled", "{v:#}");
+    let sources = v["causes"][0]["corroborated_by"].as_array().unwrap();
+    assert!(sources.contains(&"probe".into()) && sources.contains(&"host".into()), "{sources:?}");
 
+    // The human verdict says so first, and the fix is for the offline hive.
+    let out = rdp_doctor(&["diagnose", &target, "--timeout", "3", "--system", system.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap();
+    assert!(first.contains("Remote Desktop is turned off"), "{first}");
+    assert!(text.contains(&format!("rdp-doctor host fix --system {} --only HOST001 --apply", system.display())), "{text}");
+    assert!(!text.contains("Set-ItemProperty 'HKLM:"), "live PowerShell for an offline disk:\n{text}");
+}
+
+#[test]
+fn refused_port_with_termservice_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = system_hive(
+        dir.path(),
+        &format!(
+            "{TS}\n\"fDenyTSConnections\"=dword:00000000\n\n[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Services\\TermService]\n\"Start\"=dword:00000004"
+        ),
+    );
+    let target = format!("127.0.0.1:{}", closed_port());
+    let out = rdp_doctor(&["diagnose", &target, "--timeout", "3", "--json", "--system", system.to_str().unwrap()]);
+    let v = json(&out);
+    assert_eq!(top_cause(&v), "service_or_listener_down", "{v:#}");
+    let causes: Vec<&str> = v["causes"].as_array().unwrap().iter().filter_map(|c| c["cause"].as_str()).collect();
+    assert!(!causes.contains(&"remote_desktop_disabled"), "{causes:?}");
+}
+
+#[test]
+fn tls_broken_after_x224_with_the_key_file_empty_is_one_cause() {
+    let server = Xrdp::start(SecurityLayer::Tls, CertCase::MissingKey).expect("xrdp");
+    let dir = tempfile::tempdir().unwrap();
+    let system = system_hive(dir.path(), &format!("{TS}\n\"fDenyTSConnections\"=dword:00000000"));
+    // SOFTWARE: a real hive's layout with the machine GUID the key file is named after.
+    let software = unxz(dir.path(), "../regf/tests/data/regipy_NTUSER_win7.xz", "SOFTWARE");
+    let guid = "5a3f29b3-8e74-4c0e-9d4a-2f1b6c7d8e90";
+    merge(
+        &software,
+        "HKEY_LOCAL_MACHINE\\SOFTWARE",
+        &format!("[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Cryptography]\n\"MachineGuid\"=\"{guid}\""),
+    );
+    let keys = dir.path().join("win/ProgramData/Microsoft/Crypto/RSA/MachineKeys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join(format!("f686aace6942fb7f7ceb231212eef4a4_{guid}")), b"").unwrap();
+    let target = server.addr.to_string();
+    let out = rdp_doctor(&[
+        "diagnose", &target, "--timeout", "5", "--json",
+        "--system", system.to_str().unwrap(),
+        "--software", software.to_str().unwrap(),
+        "--windows", dir.path().join("win").to_str().unwrap(),
+    ]);
+    let v = json(&out);
+    assert_eq!(top_cause(&v), "certificate_or_key", "{v:#}");
+    let c = &v["causes"][0];
+    let sources = c["corroborated_by"].as_array().unwrap();
+    assert!(sources.contains(&"probe".into()) && sources.contains(&"host".into()), "{c:#}");
+}
+
+#[test]
+fn nla_required_and_a_file_without_credssp_blames_the_line() {
+    let server = ShadowServer::start().expect("shadow server");
+    let dir = tempfile::tempdir().unwrap();
+    let rdp = dir.path().join("client.rdp");
+    std::fs::write(
+        &rdp,
+        format!("full address:s:{}\r\nenablecredsspsupport:i:0\r\nauthentication level:i:2\r\n", server.addr),
+    )
+    .unwrap();
+    let target = server.addr.to_string();
+    let out = rdp_doctor(&["diagnose", &target, "--timeout", "5", "--json", "--rdp-file", rdp.to_str().unwrap()]);
+    let v = json(&out);
+    assert_eq!(top_cause(&v), "security_layer_mismatch", "{v:#}");
+    let remedy = v["causes"][0]["remedies"][0]["title"].as_str().unwrap();
+    assert!(remedy.contains("line 2"), "{remedy}");
+}
+
+#[test]
+fn healthy_xrdp_with_code_0x904_0x7_and_a_connection_flood_in_the_logs() {
+    let server = Xrdp::start(SecurityLayer::Negotiate, CertCase::Valid("localhost".into())).expect("xrdp");
+    let dir = tempfile::tempdir().unwrap();
+    let log = unxz(dir.path(), "../events/tests/data/mdec_RdpCoreTS_131_bruteforce.evtx.xz", "RdpCoreTS.evtx");
+    let target = server.addr.to_string();
+    let out = rdp_doctor(&[
+        "diagnose", &target, "--timeout", "5", "--json",
+        "--code", "Error code: 0x904, Extended error code: 0x7",
+        "--evtx", log.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a reported code is a problem");
+    let v = json(&out);
+    assert_eq!(top_cause(&v), "connection_limit", "{v:#}");
+}
+
+#[test]
+fn only_a_code_gives_its_causes_with_what_to_run_next() {
+    let out = rdp_doctor(&["diagnose", "--code", "0x904", "0x7", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let causes = v["causes"].as_array().unwrap();
+    assert!(causes.len() >= 3, "{v:#}");
+    assert!(causes.iter().all(|c| !c["checks"].as_array().unwrap().is_empty()));
+    assert!(v.get("probe").is_none());
+
+    // FreeRDP's code as it prints it.
+    let out = rdp_doctor(&["diagnose", "--code", "[0x0002000D]", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!json(&out)["causes"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn usage_errors() {
     for args in [
+        vec!["diagnose"],
         vec!["diagnose", "a b"],
         vec!["diagnose", "h", "--timeout", "0"],
+        vec!["diagnose", "--code", "not a code at all"],
         vec!["probe"],
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let out = rdp_doctor(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
-/// Evidence besides the network: the .rdp file, event logs and the host's hives.
 #[test]
-fn diagnose_merges_every_evidence_source() {
+fn a_dirty_hive_is_replayed_as_host_check_does() {
     let dir = tempfile::tempdir().unwrap();
-    let port = closed_port();
-    let rdp = dir.path().join("c.rdp");
-    std::fs::write(
-        &rdp,
-        format!("full address:s:127.0.0.1:{port}\r\nscreen mode id:i:9\r\n"),
-    )
-    .unwrap();
-    let unxz = |src: &str, dst: &str| {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(src);
-        let out = Command::new("xz").arg("-dc").arg(path).output().unwrap();
-        let dst = dir.path().join(dst);
-        std::fs::write(&dst, out.stdout).unwrap();
-        dst
+    let system = unxz(dir.path(), "../regf/tests/data/regipy_SYSTEM_B_win10.xz", "SYSTEM");
+    unxz(dir.path(), "../regf/tests/data/regipy_SYSTEM_B.LOG1.xz", "SYSTEM.LOG1");
+    unxz(dir.path(), "../regf/tests/data/regipy_SYSTEM_B.LOG2.xz", "SYSTEM.LOG2");
+    let sys = system.to_str().unwrap();
+    let host = json(&rdp_doctor(&["host", "check", "--system", sys, "--json"]));
+    let diag = json(&rdp_doctor(&["diagnose", "--system", sys, "--json"]));
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        let mut ids: Vec<String> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["id"], f["severity"]))
+            .collect();
+        ids.sort();
+        ids
     };
-    let evtx = unxz(
-        "../events/tests/data/mdec_Security_4825_rdp_denied.evtx.xz",
-        "Security.evtx",
-    );
-    let system = unxz("../regf/tests/data/regipy_SYSTEM_win10_1709.xz", "SYSTEM");
-    let out = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
-        .args([
-            "diagnose",
-            &format!("127.0.0.1:{port}"),
-            "--json",
-            "--rdp-file",
-        ])
-        .arg(&rdp)
-        .arg("--evtx")
-        .arg(&evtx)
-        .arg("--system")
-        .arg(&system)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schema"], "rdp-doctor.diagnose/v1");
-    assert_eq!(v["findings"][0]["id"], "NET002");
-    assert!(v["rdp_file"]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["id"] == "RDPF007"));
-    assert!(v["logs"]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["id"] == "EVT005"));
-    assert!(v["host"]["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|c| c["id"] == "HOST001" && c["status"] == "fail"));
-    assert!(v["other_problems"].as_u64().unwrap() >= 4);
+    assert_eq!(ids(&host), ids(&diag));
+    assert!(ids(&diag).iter().any(|i| i.starts_with("\"HOST000\" \"info\"")), "{:?}", ids(&diag));
+}
+
+#[test]
+fn human_output_matches_the_golden_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rdp = dir.path().join("client.rdp");
+    std::fs::write(&rdp, "full address:s:192.0.2.10:3389\r\nenablecredsspsupport:i:0\r\nscreen mode id:i:9\r\n").unwrap();
+    let log = data("../events/tests/data/mdec_Security_4825_rdp_denied.evtx.xz");
+    let log = unxz(dir.path(), log.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_str().unwrap(), "Security.evtx");
+    let out = rdp_doctor(&[
+        "diagnose", "--code", "0x904", "0x7",
+        "--rdp-file", rdp.to_str().unwrap(),
+        "--evtx", log.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).replace(dir.path().to_str().unwrap(), "TMP");
+    golden("diagnose_code_file_logs.txt", &text);
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = data("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(actual, expected, "golden file {} differs (UPDATE_GOLDEN=1 rewrites it)", path.display());
 }

@@ -120,3 +120,66 @@ fn rd_gateway_codes() {
         "{text}"
     );
 }
+
+#[test]
+fn pasted_codes_read_like_typed_ones() {
+    let typed = run(&["explain", "0x904", "0x7"]);
+    assert_eq!(typed.status.code(), Some(0));
+    let dialog = "Remote Desktop can't connect to the remote computer for one of these reasons: \
+        ... Error code: 0x904 Extended error code: 0x7 Timestamp (UTC): 2024-05-06 07:08:09 AM";
+    let unquoted: Vec<&str> = "Error code: 0x904, Extended error code: 0x7"
+        .split(' ')
+        .collect();
+    for args in [
+        vec!["0x904, 0x7"],
+        vec!["Error code: 0x904, Extended error code: 0x7"],
+        vec![dialog],
+        unquoted,
+    ] {
+        let out = run(&[&["explain"][..], &args].concat());
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert_eq!(out.stdout, typed.stdout, "{args:?}");
+    }
+}
+
+#[test]
+fn freerdp_codes_and_causeless_dialog_codes() {
+    for code in ["[0x0002000D]", "0x0002000D"] {
+        let out = run(&["explain", code]);
+        assert_eq!(out.status.code(), Some(0), "{code}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("ERRCONNECT_CONNECT_TRANSPORT_FAILED"),
+            "{text}"
+        );
+        assert!(text.contains("Likely causes"), "{text}");
+    }
+    // A dialog code no rule names causes for still says where to look and what to run.
+    let out = run(&["explain", "Error code: 0x516"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Likely causes") && text.contains("check: rdp-doctor"),
+        "{text}"
+    );
+}
+
+#[test]
+fn event_values_rank_first() {
+    let out = run(&["explain", "--json", "event", "4625", "0xC000015B"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["causes"][0]["id"], "no_remote_logon_right");
+}
+
+#[test]
+fn output_names_no_file_an_installed_binary_lacks() {
+    for args in [
+        &["explain", "0x904", "0x7"][..],
+        &["explain", "0x400"],
+        &["explain", "--json", "0x7"],
+        &["explain", "0x4C9"],
+    ] {
+        let out = run(args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("NOTES.md"), "{args:?}: {text}");
+    }
+}

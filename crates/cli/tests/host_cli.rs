@@ -131,12 +131,39 @@ fn check_reports_the_failing_value_with_its_path_and_fix() {
         "{text}"
     );
     assert!(text.contains("HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\fDenyTSConnections = 0x00000001 (1)"), "{text}");
-    assert!(text.contains("fix: Set fDenyTSConnections to 0"), "{text}");
+    assert!(
+        text.contains("fix: Allow Remote Desktop connections (fDenyTSConnections=0)"),
+        "{text}"
+    );
+    // A rescued disk's fix edits the hive file, never this machine's registry.
+    let shown = system.display().to_string();
+    assert!(
+        text.contains(&format!(
+            "rdp-doctor host fix --system {shown} --only HOST001 --apply"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("reg load HKLM\\OFFLINE_SYSTEM {shown}")),
+        "{text}"
+    );
+    assert!(!text.contains("Set-ItemProperty"), "{text}");
+    assert!(!text.contains("HKLM:\\"), "{text}");
 
     let out = run(&["host", "check", "--json", "--system"], &[&system]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schema"], "rdp-doctor.host-check/v1");
+    assert_eq!(v["schema"], "rdp-doctor.host-check/v2");
     assert_eq!(v["system_dirty"], true);
+    let host001 = &v["findings"][0];
+    assert_eq!(host001["id"], "HOST001");
+    assert_eq!(host001["severity"], "error");
+    assert_eq!(host001["evidence"][0]["origin"]["kind"], "hive");
+    assert_eq!(host001["evidence"][0]["origin"]["file"], shown.as_str());
+    assert!(v["passed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["id"] == "HOST002"));
 
     let junk = dir.path().join("junk");
     std::fs::write(&junk, b"not a hive").unwrap();
@@ -177,12 +204,12 @@ fn fix_plans_applies_verifies_and_undoes() {
     );
     let out = run(&["host", "fix", "--json", "--system"], &[&system]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schema"], "rdp-doctor.host-fix/v1");
+    assert_eq!(v["schema"], "rdp-doctor.host-fix/v2");
     assert_eq!(v["applied"], false);
     assert_eq!(v["actions"].as_array().unwrap().len(), 4);
-    assert_eq!(v["steps"][0]["check"]["id"], "HOST001");
+    assert_eq!(v["steps"][0]["finding"]["id"], "HOST001");
     assert_eq!(
-        v["steps"][0]["fix"]["actions"][0]["data"]["type"],
+        v["steps"][0]["remedy"]["actions"][0]["data"]["type"],
         "REG_DWORD"
     );
 
@@ -417,6 +444,12 @@ fn a_downgrade_needs_allow_downgrade_and_says_so() {
         &Data::String(guid.into()),
     )
     .unwrap();
+    ed.set_value(
+        "Microsoft\\Windows NT\\CurrentVersion",
+        "CurrentVersion",
+        &Data::String("6.1".into()),
+    )
+    .unwrap();
     let software = dir.path().join("SOFTWARE");
     std::fs::write(&software, ed.finish()).unwrap();
     let keys = dir
@@ -541,15 +574,18 @@ fn check_replays_the_logs_beside_a_dirty_hive_and_leaves_the_files_alone() {
     let with: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // The replayed hive is clean; HOST000 says the logs were read, as information.
     assert_eq!(with["system_dirty"], false, "{with}");
-    let host000 = with["checks"]
+    let host000 = with["findings"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["id"] == "HOST000")
         .expect("HOST000");
-    assert_eq!(host000["status"], "info");
+    assert_eq!(host000["severity"], "info");
     assert!(
-        host000["value"].as_str().unwrap().contains("SYSTEM.LOG2"),
+        host000["evidence"][0]["value"]
+            .as_str()
+            .unwrap()
+            .contains("SYSTEM.LOG2"),
         "{host000}"
     );
     let after: Vec<String> = ["SYSTEM", "SYSTEM.LOG1", "SYSTEM.LOG2"]
@@ -671,4 +707,153 @@ fn kill_9_at_any_moment_leaves_the_original_or_the_fixed_hive() {
     }
     // The kills fell before and after the replace.
     assert!(fixed > 0 && fixed < 18, "{fixed} of 18 runs ended fixed");
+}
+
+#[test]
+fn hives_of_the_wrong_kind_missing_folders_and_unknown_ids_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = hive(dir.path(), "regipy_SYSTEM_win7_32bit");
+    let ntuser = dir.path().join("NTUSER.DAT");
+    std::fs::write(&ntuser, decompress("regipy_NTUSER_win7")).unwrap();
+    let sys = Path::new("--system");
+    let usage = |args: &[&str], paths: &[&Path], says: &str| {
+        let out = run(args, paths);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    };
+    // A user hive, or the SYSTEM hive, given as SOFTWARE.
+    for wrong in [&ntuser, &system] {
+        usage(
+            &["host", "check", "--software"],
+            &[wrong, sys, &system],
+            "not a SOFTWARE hive",
+        );
+    }
+    usage(&["host", "check", "--system"], &[&ntuser], "not a SYSTEM hive");
+    usage(
+        &["host", "check", "--windows", "/nonexistent"],
+        &[sys, &system],
+        "--windows /nonexistent: not a folder",
+    );
+    for cmd in ["check", "fix"] {
+        if cmd == "fix" {
+            usage(
+                &["host", "fix", "--only", "HOST999"],
+                &[sys, &system],
+                "HOST999",
+            );
+            usage(
+                &["host", "fix", "--only", "NET002"],
+                &[sys, &system],
+                "not a host check ID",
+            );
+        }
+        usage(
+            &["host", cmd, "--software"],
+            &[&ntuser, sys, &system],
+            "Microsoft\\Windows NT",
+        );
+    }
+}
+
+#[test]
+fn output_files_are_never_overwritten_or_followed_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = broken(dir.path());
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let link = dir.path().join("fix.reg");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let existing = dir.path().join("old.ps1");
+    std::fs::write(&existing, b"old").unwrap();
+    for (format, target) in [("reg", &link), ("powershell", &existing)] {
+        let out = run(
+            &["host", "fix", "--format", format, "-o"],
+            &[target, Path::new("--system"), &system],
+        );
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("--force"), "{err}");
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(std::fs::read(&existing).unwrap(), b"old");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // With --force the link itself is replaced; what it pointed at is untouched.
+    let out = run(
+        &["host", "fix", "--format", "reg", "--force", "-o"],
+        &[&link, Path::new("--system"), &system],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(!std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(&std::fs::read(&link).unwrap()[..2], &[0xFF, 0xFE]);
+}
+
+#[test]
+fn apply_on_a_read_only_folder_says_nothing_changed() {
+    // The tests run as root, which writes through permissions: a read-only bind
+    // mount in a mount namespace of this test's own.
+    let dir = tempfile::tempdir().unwrap();
+    let hives = dir.path().join("config");
+    std::fs::create_dir(&hives).unwrap();
+    let system = broken(&hives);
+    let before = sha(&system);
+    let backup = dir.path().join("backup");
+    let script = format!(
+        "mount --bind {d} {d} && mount -o remount,bind,ro {d} && exec env NO_COLOR=1 {BIN} host fix --apply --backup-dir {b} --system {s}",
+        d = hives.display(),
+        b = backup.display(),
+        s = system.display()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("cannot write") && err.contains("nothing changed"), "{err}");
+    assert!(!err.contains("RESTORING"), "{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert_eq!(sha(&system), before);
+}
+
+#[test]
+fn default_backup_folders_are_named_by_utc_time_and_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = broken(dir.path());
+    let fix_here = || {
+        Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["host", "fix", "--apply", "--system"])
+            .arg(&system)
+            .output()
+            .unwrap()
+    };
+    let out = fix_here();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let name = |out: &Output| {
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let line = text.lines().find(|l| l.starts_with("backup: ")).unwrap_or_else(|| panic!("{text}")).to_string();
+        line["backup: ".len()..].split(' ').next().unwrap().to_string()
+    };
+    let first = name(&out);
+    // rdp-doctor-backup-20261204T220513Z
+    let stamp = first.strip_prefix("rdp-doctor-backup-").expect(&first);
+    assert_eq!(stamp.len(), 16, "{first}");
+    assert_eq!((&stamp[8..9], &stamp[15..]), ("T", "Z"), "{first}");
+    assert!(stamp[..8].bytes().chain(stamp[9..15].bytes()).all(|b| b.is_ascii_digit()), "{first}");
+    // Broken again and fixed within the same second: another folder.
+    std::fs::copy(dir.path().join(&first).join("SYSTEM"), &system).unwrap();
+    std::fs::create_dir_all(dir.path().join(format!("{first}-2"))).unwrap();
+    std::fs::write(dir.path().join(format!("{first}-2/taken")), b"").unwrap();
+    let second = name(&fix_here());
+    assert_ne!(second, first);
+    assert!(second.starts_with("rdp-doctor-backup-"), "{second}");
 }

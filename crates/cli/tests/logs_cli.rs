@@ -32,11 +32,7 @@ fn a_logs_folder_gives_findings_and_timelines() {
         "mdec_RCM_1149_multiple_hosts",
         "Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx",
     );
-    std::fs::write(
-        dir.path().join("Application.evtx"),
-        b"not read: not an RDP log",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("Application.evtx"), b"damaged: not a log").unwrap();
     let out = run(&["logs", dir.path().to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
@@ -46,10 +42,17 @@ fn a_logs_folder_gives_findings_and_timelines() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.starts_with("13 RDP events in 2 file(s): 1 problem(s) found"),
+        text.starts_with("13 RDP events in 3 file(s): 1 problem(s) found"),
         "{text}"
     );
-    assert!(text.contains("[EVT005] error logons denied"), "{text}");
+    assert!(
+        text.contains("Application.evtx: not an .evtx file"),
+        "every .evtx is read: {text}"
+    );
+    assert!(
+        text.contains("[EVT005] error logons denied: svc6test1 may not log on"),
+        "{text}"
+    );
     assert!(
         text.contains("10.23.123.11  11 event(s), 11 logon(s) ok"),
         "{text}"
@@ -63,8 +66,8 @@ fn a_logs_folder_gives_findings_and_timelines() {
         dir.path().to_str().unwrap(),
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schema"], "rdp-doctor.logs/v1");
-    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+    assert_eq!(v["schema"], "rdp-doctor.logs/v2");
+    assert_eq!(v["files"].as_array().unwrap().len(), 3);
     let t = &v["timelines"][0];
     assert_eq!(t["address"], "10.23.123.11");
     assert!(t["events"].as_u64().unwrap() < 11);
@@ -127,4 +130,182 @@ fn bad_inputs() {
         Some(2)
     );
     assert_eq!(run(&["logs", "/nonexistent/x.evtx"]).status.code(), Some(3));
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut all = args.to_vec();
+    let d = dir.to_str().unwrap();
+    all.push(d);
+    let out = run(&all);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).replace(d, "DIR"),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Exports under other names, in a subfolder, with another case: all read; the rest listed as skipped.
+#[test]
+fn renamed_exports_are_read_and_skipped_files_named() {
+    let dir = tempfile::tempdir().unwrap();
+    log_file(
+        dir.path(),
+        "mdec_Security_4825_rdp_denied",
+        "DC01-Security.evtx",
+    );
+    std::fs::create_dir(dir.path().join("server1")).unwrap();
+    log_file(
+        &dir.path().join("server1"),
+        "mdec_RdpCoreTS_131_bruteforce",
+        "server1.EVTX",
+    );
+    std::fs::write(dir.path().join("server1/readme.txt"), b"exported logs").unwrap();
+    let (code, text, err) = run_in(dir.path(), &["logs"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        text.starts_with("156 RDP events in 2 file(s): 3 problem(s) found"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  ok   DIR/DC01-Security.evtx: 2 records"),
+        "{text}"
+    );
+    assert!(text.contains("  ok   DIR/server1/server1.EVTX: "), "{text}");
+    assert!(
+        text.contains("  skip DIR/server1/readme.txt: not an .evtx file name"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[EVT005]") && text.contains("[EVT004]"),
+        "{text}"
+    );
+
+    let (_, json, _) = run_in(dir.path(), &["logs", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["skipped"][0]["path"], "DIR/server1/readme.txt");
+    assert_eq!(v["skipped"][0]["reason"], "not an .evtx file name");
+    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+}
+
+/// A copy cut by `head -c` is reported as cut, with the chunks read, in text and JSON.
+#[test]
+fn truncated_copy_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = log_file(dir.path(), "mdec_RdpCoreTS_131_bruteforce", "whole");
+    let bytes = std::fs::read(&whole).unwrap();
+    std::fs::remove_file(&whole).unwrap();
+    std::fs::write(
+        dir.path().join("cut.evtx"),
+        &bytes[..4096 + 65_536 + 30_000],
+    )
+    .unwrap();
+    let (code, text, err) = run_in(dir.path(), &["logs"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        text.contains(
+            "  WARN DIR/cut.evtx: truncated: 1 complete chunk(s) read, the header counts 3, \
+             the file ends 30000 bytes into a 64 KiB chunk;"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("[EVT014] warning 1 log file(s) cut short, read up to the cut: DIR/cut.evtx"),
+        "{text}"
+    );
+    let (_, json, _) = run_in(dir.path(), &["logs", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let t = &v["files"][0]["truncated"];
+    assert_eq!(
+        (
+            &t["chunks_read"],
+            &t["chunks_in_header"],
+            &t["partial_bytes"]
+        ),
+        (&1.into(), &3.into(), &30_000.into())
+    );
+}
+
+/// `logs` shows 10 timeline entries, `diagnose --evtx` 30: the findings are the same, and
+/// EVT008 counts every connection (154), not those shown.
+#[test]
+fn findings_are_the_same_whatever_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_file(
+        dir.path(),
+        "mdec_RdpCoreTS_131_bruteforce",
+        "RdpCoreTS.evtx",
+    );
+    let log = log.to_str().unwrap();
+    let findings = |args: &[&str], pointer: &str| -> serde_json::Value {
+        let out = run(args);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        v.pointer(pointer).cloned().unwrap()
+    };
+    let logs10 = findings(&["logs", "--json", log], "/findings");
+    let logs2 = findings(&["logs", "--json", "--timeline", "2", log], "/findings");
+    // Port 9 on loopback: refused at once; only the logs part is compared.
+    let diagnose = findings(
+        &[
+            "diagnose",
+            "--json",
+            "--timeout",
+            "5",
+            "127.0.0.1:9",
+            "--evtx",
+            log,
+        ],
+        "/logs/findings",
+    );
+    assert_eq!(logs10, logs2);
+    assert_eq!(logs10, diagnose);
+    let never = logs10
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "EVT008")
+        .expect("EVT008");
+    assert_eq!(
+        never["title"],
+        "10.23.123.11: 154 connections reached the server, none authenticated"
+    );
+    assert_eq!(never["evidence"][0]["count"], 154);
+}
+
+/// A window after the last event says so, instead of "no RDP failure signature".
+#[test]
+fn since_window_with_no_event() {
+    let dir = tempfile::tempdir().unwrap();
+    log_file(dir.path(), "mdec_Security_4825_rdp_denied", "Security.evtx");
+    let (code, text, _) = run_in(dir.path(), &["logs", "--since", "24h"]);
+    assert_eq!(code, Some(0));
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("0 of 2 RDP events since 20"), "{first}");
+    assert!(
+        first.ends_with("Z in 1 file(s): nothing to analyze in the window"),
+        "{first}"
+    );
+    let (_, json, _) = run_in(
+        dir.path(),
+        &["logs", "--json", "--since", "2030-01-01T00:00:00Z"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["window"]["since"], "2030-01-01T00:00:00Z");
+    assert_eq!(v["window"]["rdp_events"], 0);
+    assert_eq!(v["rdp_events"], 2);
+}
+
+#[test]
+fn brute_force_threshold_must_be_positive() {
+    let dir = tempfile::tempdir().unwrap();
+    log_file(dir.path(), "mdec_Security_4825_rdp_denied", "Security.evtx");
+    let (code, _, err) = run_in(dir.path(), &["logs", "--brute-force", "0"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("invalid value '0' for '--brute-force"),
+        "{err}"
+    );
+    assert!(err.contains("0 is not in 1.."), "{err}");
+    let (code, _, err) = run_in(dir.path(), &["logs", "--brute-force", "1"]);
+    assert_eq!(code, Some(1), "{err}");
 }

@@ -78,7 +78,7 @@ fn repeat_through_a_200ms_round_trip() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("Repeated handshakes (3 of 3 tcp+x224+tls handshakes succeeded, 100%"),
+        text.contains("Repeated handshakes (3 asked: 3 run, 3 succeeded (100% of those run)"),
         "{text}"
     );
     assert!(text.contains("X.224 answer (RTT)"), "{text}");
@@ -184,5 +184,162 @@ fn dual_stack_name_reports_both_families_and_connects_over_ipv6() {
         "{}",
         v["phases"][1]
     );
-    assert_eq!(v["tls"]["error"], serde_json::Value::Null);
+    assert_eq!(v["tls"]["failure"], serde_json::Value::Null);
+
+    // An IPv6 target is shown as [::1]:PORT, never ::1:PORT.
+    let out = rdp_doctor(&[
+        "probe",
+        &format!("[::1]:{}", server.addr.port()),
+        "--no-matrix",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(&format!("[::1]:{}", server.addr.port())),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!(" ::1:{}", server.addr.port())),
+        "{text}"
+    );
+}
+
+/// `--repeat` runs inside the `--timeout` budget, and every handshake asked
+/// for is reported: those without time as not run, with the reason.
+#[test]
+fn repeat_stays_inside_the_total_budget_and_reports_every_handshake() {
+    let Some(server) = xrdp_at("127.0.0.1") else {
+        return;
+    };
+    let one_way = DirectionFaults::latency(Duration::from_millis(150));
+    let proxy = FaultProxy::start(
+        server.addr,
+        Faults {
+            to_server: one_way,
+            to_client: one_way,
+        },
+    )
+    .expect("proxy");
+    let target = proxy.addr.to_string();
+    let started = std::time::Instant::now();
+    let out = rdp_doctor(&[
+        "probe",
+        &target,
+        "--repeat",
+        "50",
+        "--no-matrix",
+        "--timeout",
+        "6",
+        "--step-timeout",
+        "2",
+        "--json",
+    ]);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(7500),
+        "{elapsed:?} with --timeout 6"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let repeat = &v["path"]["repeat"];
+    let asked = repeat["requested"].as_u64().expect("requested");
+    let run = repeat["attempts"].as_u64().expect("attempts");
+    let not_run = repeat["not_run"].as_u64().expect("not_run");
+    assert_eq!(asked, 50, "{repeat:#}");
+    assert!(run > 0 && not_run > 0, "{repeat:#}");
+    assert_eq!(run + not_run, 50, "{repeat:#}");
+    assert_eq!(repeat["not_run_reason"], "budget_exhausted", "{repeat:#}");
+
+    let out = rdp_doctor(&[
+        "probe",
+        &target,
+        "--repeat",
+        "50",
+        "--no-matrix",
+        "--timeout",
+        "4",
+        "--step-timeout",
+        "2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(50 asked: "), "{text}");
+    assert!(
+        text.contains("not run: the --timeout budget ran out"),
+        "{text}"
+    );
+    let help = rdp_doctor(&["probe", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--repeat handshakes included"), "{help}");
+    assert!(help.contains("reported as not run"), "{help}");
+}
+
+/// A web server on the RDP port: said in words (not hex, not debug output),
+/// each piece of evidence once.
+#[test]
+fn an_http_server_on_the_port_is_named_in_words_once() {
+    if !require_tool("python3") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = rdp_doctor_testing::free_port();
+    let mut web = rdp_doctor_testing::PeerProcess::spawn(
+        "python3 -m http.server",
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(dir.path()),
+        &dir.path().join("http.log"),
+    )
+    .expect("http.server starts");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    rdp_doctor_testing::wait_for_port(addr, &mut web, Duration::from_secs(10)).expect("listens");
+    let target = addr.to_string();
+
+    let out = rdp_doctor(&["probe", &target, "--step-timeout", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("an HTTP server or proxy answered"), "{text}");
+    for debug in ["Garbage", "message:", "{ ", "ConnectFailed", "3c 21 44"] {
+        assert!(!text.contains(debug), "{debug}: {text}");
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    for l in &lines {
+        assert_eq!(
+            lines.iter().filter(|m| *m == l).count(),
+            1,
+            "repeated: {l}\n{text}"
+        );
+    }
+
+    let out = rdp_doctor(&["diagnose", &target, "--step-timeout", "2", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let f = &v["findings"][0];
+    assert_eq!(f["id"], "RDP002", "{f:#}");
+    let evidence: Vec<String> = f["evidence"]
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .map(|e| e["observed"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.contains("an HTTP server or proxy answered")),
+        "{evidence:#?}"
+    );
+    for e in &evidence {
+        assert_eq!(
+            evidence.iter().filter(|x| *x == e).count(),
+            1,
+            "repeated: {e}"
+        );
+    }
 }

@@ -2,9 +2,11 @@
 //! a real client: xfreerdp (FreeRDP's own .rdp parser) connects with them to
 //! a FreeRDP shadow server requiring NLA.
 
-use std::path::Path;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdp_doctor_testing::freerdp::ShadowServer;
 use rdp_doctor_testing::{free_port, require_tool};
@@ -183,7 +185,7 @@ fn never_overwrites_without_asking_and_keeps_a_backup_in_place() {
 
     let lint = rdp_doctor(&["rdpfile", "lint", "--json", s(&input)]);
     let v: serde_json::Value = serde_json::from_slice(&lint.stdout).unwrap();
-    assert_eq!(v["schema"], "rdp-doctor.rdpfile-lint/v1");
+    assert_eq!(v["schema"], "rdp-doctor.rdpfile-lint/v2");
     assert_eq!(v["encoding"], "utf16_le_bom");
     assert_eq!(
         rdp_doctor(&["rdpfile", "lint", "/nonexistent.rdp"])
@@ -203,5 +205,163 @@ fn never_overwrites_without_asking_and_keeps_a_backup_in_place() {
         .status
         .code(),
         Some(2)
+    );
+}
+
+#[test]
+fn new_checks_the_gateway_like_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gw.rdp");
+    let r = rdp_doctor(&[
+        "rdpfile",
+        "new",
+        "--host",
+        "host1",
+        "--gateway",
+        "bad gw",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("--gateway \"bad gw\""), "{err}");
+    assert!(!out.exists());
+    let r = rdp_doctor(&[
+        "rdpfile",
+        "new",
+        "--host",
+        "host1",
+        "--gateway",
+        "gw.corp.example:443",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(r.status.code(), Some(0));
+    assert_eq!(
+        rdp_doctor(&["rdpfile", "lint", s(&out)]).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn lint_names_encodings_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("one.rdp");
+    std::fs::write(&f, "full address:s:host1\nserver port:i:99999").unwrap();
+    let r = rdp_doctor(&["rdpfile", "lint", s(&f)]);
+    assert_eq!(r.status.code(), Some(1), "server port out of range");
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(text.contains("[RDPF007]"), "{text}");
+    assert!(
+        text.contains("UTF-8, LF; mstsc writes UTF-16LE with BOM, CRLF"),
+        "{text}"
+    );
+    assert!(!text.contains("Utf8") && !text.contains("Some("), "{text}");
+}
+
+fn corpus_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../rdpfile/tests/corpus")
+        .join(name)
+}
+
+fn clean_copy(dir: &Path, corpus: &str) -> PathBuf {
+    let out = dir.join(corpus);
+    let r = rdp_doctor(&["rdpfile", "clean", s(&corpus_file(corpus)), "-o", s(&out)]);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    out
+}
+
+/// The first bytes a client sends to a loopback listener (the X.224 Connection Request).
+fn capture_first_request(listener: TcpListener, deadline: Duration) -> std::io::Result<Vec<u8>> {
+    listener.set_nonblocking(true)?;
+    let start = Instant::now();
+    let mut conn = loop {
+        match listener.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    conn.set_nonblocking(false)?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut buf = vec![0; 4096];
+    let n = conn.read(&mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+#[test]
+fn clean_copies_of_rd_web_and_windows_365_files_are_read_by_xfreerdp() {
+    if !require_tool("xfreerdp") || !require_tool("freerdp-shadow-cli") || !require_tool("Xvfb") {
+        return;
+    }
+    let server = ShadowServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let password = format!("/p:{}", server.password);
+    let user = format!("/u:{}", server.user);
+
+    // An RD Web RemoteApp file: its host is replaced by the shadow server's; the rest is the file's.
+    let remoteapp = clean_copy(dir.path(), "raweb_remoteapp_testapp_utf8bom_crlf.rdp");
+    let run = server
+        .xfreerdp(
+            &[
+                s(&remoteapp),
+                &format!("/v:{}", server.addr),
+                &user,
+                &password,
+                "/cert:ignore",
+                "+auth-only",
+            ],
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "xfreerdp with the clean RemoteApp file: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // A Windows 365 file: xfreerdp reads it and sends its broker routing token
+    // (loadbalanceinfo) in the Connection Request. The host is a loopback
+    // listener, reached directly (gateway detection), so nothing leaves the machine.
+    let w365 = clean_copy(dir.path(), "freerdp_rdp-testcases_test1_w365.rdp");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let capture =
+        std::thread::spawn(move || capture_first_request(listener, Duration::from_secs(30)));
+    let run = server
+        .xfreerdp(
+            &[
+                s(&w365),
+                &format!("/v:{addr}"),
+                "/gateway-usage-method:detect",
+                &user,
+                &password,
+                "/cert:ignore",
+                "+auth-only",
+            ],
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    let request = capture.join().unwrap().unwrap_or_else(|e| {
+        panic!(
+            "xfreerdp never connected ({e}): {}",
+            String::from_utf8_lossy(&run.stderr)
+        )
+    });
+    let token = b"mth://localhost/b47b47c1-b81e-4dfa-ac1b-a8a195d43f26/16e1fb18-0f41-4e0c-acf8-5046124affe9\r\n";
+    assert!(
+        request.windows(token.len()).any(|w| w == token),
+        "routing token from the clean file: {:?}",
+        String::from_utf8_lossy(&request)
     );
 }

@@ -43,31 +43,32 @@ fn one_thousand_probes_with_correct_results() {
 
     // expected finding per target ("" = healthy)
     let mut expected: Vec<(String, &str)> = Vec::new();
-    // 50 probes per xrdp: each connection forks an xrdp process, and on a loaded
-    // 2-core machine a larger burst makes xrdp itself answer slower than the step deadline.
-    for _ in 0..50 {
-        expected.push((negotiate.addr.to_string(), ""));
-        expected.push((tls.addr.to_string(), ""));
-        expected.push((nokey.addr.to_string(), "NEG001"));
-    }
+    expected.push((negotiate.addr.to_string(), ""));
+    expected.push((tls.addr.to_string(), ""));
+    expected.push((nokey.addr.to_string(), "NEG001"));
     let closed_base = free_port();
-    for i in 0..840u32 {
-        // Closed ports on other loopback addresses (nothing listens there).
-        expected.push((format!("127.0.1.{}:{}", 1 + i % 200, closed_base), "NET002"));
+    for i in 0..980u32 {
+        // Closed ports on other loopback addresses (nothing listens there): all distinct.
+        let port = closed_base.wrapping_add((i / 200) as u16).max(1);
+        expected.push((format!("127.0.1.{}:{port}", 1 + i % 200), "NET002"));
     }
     if let Some(ns) = &ns {
         for port in 0..10 {
             expected.push((format!("{}:{}", ns.ns_addr, 3389 + port), "NET003"));
         }
     }
+    let mut extra = 0u8;
     while expected.len() < 1000 {
-        expected.push((format!("127.0.2.1:{closed_base}"), "NET002"));
+        extra += 1;
+        expected.push((format!("127.0.2.{extra}:{closed_base}"), "NET002"));
     }
-    let list = expected
+    let mut list = expected
         .iter()
         .map(|(t, _)| t.as_str())
         .collect::<Vec<_>>()
         .join("\n");
+    // Targets listed again (one line, comma-separated) are probed once.
+    list.push_str(&format!("\n{}, {}\n", negotiate.addr, expected[10].0));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("targets.txt");
     std::fs::write(&file, list).unwrap();
@@ -100,7 +101,9 @@ fn one_thousand_probes_with_correct_results() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), 1000);
-    // Compare per target (a target appears many times with the same expectation).
+    let distinct: std::collections::HashSet<&str> =
+        rows.iter().filter_map(|r| r["target"].as_str()).collect();
+    assert_eq!(distinct.len(), 1000, "each target once");
     let want: HashMap<&str, &str> = expected.iter().map(|(t, f)| (t.as_str(), *f)).collect();
     let mut wrong = Vec::new();
     for r in &rows {
@@ -129,4 +132,28 @@ fn one_thousand_probes_with_correct_results() {
     // Filtered targets cost one connect deadline (3 s); everything else answers at once.
     assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
     println!("1000 probes in {elapsed:?}");
+}
+
+/// A phrase is one bad entry (a usage error naming it), not five targets;
+/// a target given twice is probed once.
+#[test]
+fn bad_entries_are_refused_and_duplicates_probed_once() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .args(["scan", "this is not a host"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("\"this is not a host\""), "{stderr}");
+
+    let closed = format!("127.0.1.7:{}", free_port());
+    let out = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .args(["scan", "--no-matrix", "--format", "json", "--timeout", "3"])
+        .arg(&closed)
+        .arg(format!("{closed}, {closed}"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["hosts"], 1, "{v:#}");
+    assert_eq!(v["results"][0]["finding"], "NET002", "{v:#}");
 }

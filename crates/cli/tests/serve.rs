@@ -335,3 +335,82 @@ fn two_hundred_concurrent_probes_stay_bounded() {
     assert!(peak_rss < 128 * 1024, "peak RSS {peak_rss} kB");
     println!("200 concurrent probes: {ok} answered, {busy} busy, peak fds {peak_fds}, peak RSS {peak_rss} kB, {:?}", started.elapsed());
 }
+
+/// Every sample value has at most 6 decimals (no binary rounding noise).
+fn values_have_fixed_precision(body: &str) -> Result<(), String> {
+    for line in body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let value = line.rsplit(' ').next().unwrap_or_default();
+        let decimals = value.split_once('.').map_or(0, |(_, d)| d.len());
+        if decimals > 6 {
+            return Err(line.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// A server without TLS: the TLS phase is reported as skipped, not as failed;
+/// values are printed with fixed precision; a failed reload is logged; an
+/// unreadable configuration is said once.
+#[test]
+fn skipped_phases_fixed_precision_and_logged_errors() {
+    if !require_tool("xrdp") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let xrdp = Xrdp::start(SecurityLayer::Rdp, CertCase::Valid("rdp-only.test".into())).unwrap();
+    let (_exporter, addr) = start_exporter(dir.path(), CONFIG);
+    let (status, body) = http(
+        addr,
+        "GET",
+        &format!("/probe?target={}&module=rdp", xrdp.addr),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains("rdp_probe_phase_ok{phase=\"tls\"}"),
+        "a skipped phase is not a failed one: {body}"
+    );
+    assert!(
+        body.contains("rdp_probe_phase_skipped{phase=\"tls\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("rdp_probe_phase_ok{phase=\"x224\"} 1"),
+        "{body}"
+    );
+    if let Err(line) = values_have_fixed_precision(&body) {
+        panic!("more than 6 decimals: {line}\n{body}");
+    }
+
+    std::fs::write(dir.path().join("exporter.toml"), "not toml [").unwrap();
+    let (status, _) = http(addr, "POST", "/-/reload");
+    assert_eq!(status, 500);
+    let started = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(dir.path().join("exporter.log")).unwrap_or_default();
+        if log.contains("reload failed, old configuration kept") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the failed reload is not logged: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let missing = dir.path().join("missing.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file").count(),
+        1,
+        "the error is said once: {stderr}"
+    );
+}

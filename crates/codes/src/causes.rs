@@ -251,6 +251,52 @@ pub const CAUSES: &[Cause] = &[
         fixes: &["Restart the Smart Card service (SCardSvr) and reinsert the card; update the reader driver."],
         source: MS_GENERAL,
     },
+    Cause {
+        id: CauseId::DomainController,
+        title: "No domain controller (KDC) can be reached, or the clocks differ too much for Kerberos",
+        layer: Layer::Authentication,
+        checks: &[
+            "nltest /dsgetdc:DOMAIN   (on the client and on the host: is a DC found?)",
+            "Resolve-DnsName -Type SRV _kerberos._tcp.DOMAIN   (the DC's DNS records)",
+            "w32tm /stripchart /computer:DC /samples:3   (clock offset; Kerberos allows 5 minutes)",
+            "rdp-doctor logs ...   (4625 with 0xC000005E / 0xC0000133, Kerberos and NETLOGON errors)",
+        ],
+        fixes: &[
+            "Point the client's DNS at the domain's DNS servers (VPN split-DNS) so the DC and its SRV records resolve.",
+            "Sync the clocks: w32tm /resync (domain members follow the DC hierarchy).",
+            "Outside the domain (no DC reachable), connect with NTLM: use the host's IP address or a local account (.\\user).",
+        ],
+        source: "https://learn.microsoft.com/en-us/troubleshoot/windows-server/remote/rdp-error-general-troubleshooting",
+    },
+    Cause {
+        id: CauseId::TargetName,
+        title: "The name connected to does not match the server's SPN or certificate (wrong principal)",
+        layer: Layer::Authentication,
+        checks: &[
+            "setspn -Q TERMSRV/HOST   (which computer owns the SPN of the name used)",
+            "Resolve-DnsName HOST   (does the name lead to the computer that owns the SPN? stale DNS, CNAME, load balancer)",
+            "rdp-doctor probe HOST   (TLS phase: the certificate's subject and names)",
+        ],
+        fixes: &[
+            "Connect by the computer's own name (the name in its SPN and certificate), or by IP address so NTLM is used.",
+            "Fix the DNS record or the duplicate SPN (setspn -X lists duplicates); add an alias name with netdom computername HOST /add:ALIAS.",
+        ],
+        source: "https://learn.microsoft.com/en-us/windows/win32/secauthn/sspi-status-codes",
+    },
+    Cause {
+        id: CauseId::AccountRestriction,
+        title: "An account restriction forbids this logon (blank password, logon hours, allowed workstations, authentication policy)",
+        layer: Layer::Authentication,
+        checks: &[
+            "rdp-doctor logs ...   (4625 Status / Sub Status 0xC000006E, 0xC000006F, 0xC0000070, 0xC0000413)",
+            "net user USER   (on the host or with /domain: logon hours, workstations, password required)",
+        ],
+        fixes: &[
+            "Give the account a password: an account with a blank password may not log on over the network (policy 'Limit local account use of blank passwords to console logon only').",
+            "Widen the account's logon hours or 'Log On To' workstation list, or the authentication policy that blocks it.",
+        ],
+        source: "https://learn.microsoft.com/en-us/previous-versions/windows/it-pro/windows-10/security/threat-protection/auditing/event-4625",
+    },
 ];
 
 /// The catalog entry of `id`.
@@ -267,13 +313,8 @@ pub fn causes_for(namespace: Namespace, code: u32, name: &str) -> Vec<CauseId> {
         Namespace::DisconnectReason => disc_causes(code),
         Namespace::ExtendedReason | Namespace::ErrInfo => errinfo_causes(code),
         Namespace::ErrConnect => errconnect_causes(name),
-        Namespace::SecurityStatus => sspi_causes(name),
-        Namespace::NtStatus => match code {
-            0xC000_015B => vec![NoRemoteLogonRight],
-            0xC000_0133 => vec![Credentials],
-            0xC000_005E | 0xC000_0192 | 0xC000_018C => vec![NameResolution, Credentials],
-            _ => vec![Credentials],
-        },
+        Namespace::SecurityStatus => crate::logon_causes::sspi_causes(name),
+        Namespace::NtStatus => crate::logon_causes::ntstatus_causes(code),
         Namespace::NegFailure => match code {
             3 => vec![CertificateOrKey],
             _ => vec![SecurityLayerMismatch],
@@ -408,35 +449,26 @@ fn errconnect_causes(name: &str) -> Vec<CauseId> {
     }
 }
 
-fn sspi_causes(name: &str) -> Vec<CauseId> {
-    let n = name.to_ascii_uppercase();
-    if n.contains("NO_CREDENTIALS")
-        || n.contains("CERT")
-        || n.contains("KEYSET")
-        || n.contains("NO_AUTHENTICATING_AUTHORITY")
-    {
-        vec![CertificateOrKey, Credentials]
-    } else if n.contains("ALGORITHM")
-        || n.contains("UNSUPPORTED")
-        || n.contains("ILLEGAL_MESSAGE")
-        || n.contains("INCOMPLETE")
-    {
-        vec![TlsSettings, NetworkPath]
-    } else if n.contains("LOGON_DENIED")
-        || n.contains("TIME_SKEW")
-        || n.contains("PASSWORD")
-        || n.contains("ACCOUNT")
-        || n.contains("WRONG_PRINCIPAL")
-        || n.contains("TARGET_UNKNOWN")
-    {
-        vec![Credentials]
-    } else if n.contains("INVALID_TOKEN") || n.contains("MESSAGE_ALTERED") || n.contains("DECRYPT")
-    {
-        vec![SecurityLayerMismatch, CredsspPolicy, NetworkPath]
-    } else if n.starts_with("SEC_E") {
-        vec![SecurityLayerMismatch, Credentials]
-    } else {
-        Vec::new()
+/// Causes of a layer, for a code no rule names causes for: the answer still
+/// says where to look and what to run.
+pub fn layer_causes(layer: Layer) -> Vec<CauseId> {
+    match layer {
+        Layer::Dns => vec![NameResolution],
+        Layer::Network | Layer::Client => vec![
+            RemoteDesktopDisabled,
+            ServiceOrListenerDown,
+            FirewallOrPort,
+            NetworkPath,
+        ],
+        Layer::Negotiation => vec![SecurityLayerMismatch],
+        Layer::Security => vec![CertificateOrKey, TlsSettings],
+        Layer::Authentication => vec![Credentials, CredsspPolicy, NoRemoteLogonRight],
+        Layer::Licensing => vec![Licensing],
+        Layer::Session => vec![ServerResources, ConnectionLimit, DrainOrLogonsDisabled],
+        Layer::Protocol => vec![ProtocolOrGraphics],
+        Layer::Gateway => vec![Gateway],
+        Layer::RemoteApp => vec![CorruptRdpFile],
+        Layer::None => Vec::new(),
     }
 }
 
@@ -486,6 +518,9 @@ mod tests {
             CorruptRdpFile,
             UdpTransport,
             SmartCard,
+            DomainController,
+            TargetName,
+            AccountRestriction,
         ];
         for id in all {
             assert_eq!(cause(id).id, id, "{id:?} has no catalog row");

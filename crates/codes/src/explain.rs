@@ -248,17 +248,24 @@ fn read_term(
 fn causes_of(cr: &CodeReading) -> Vec<CauseId> {
     if let Some(r) = cr.readings.first() {
         let v = cr.value.unwrap_or(0);
-        return causes::causes_for(r.namespace, v, &r.name);
+        let own = causes::causes_for(r.namespace, v, &r.name);
+        // A code with no rule of its own still points at its layer.
+        return if own.is_empty() && r.namespace == Namespace::DisconnectReason {
+            causes::layer_causes(r.layer)
+        } else {
+            own
+        };
     }
     // Unknown code: the composition rule still points at a layer.
     match (&cr.composition, cr.value) {
-        (Some(c), Some(v)) => causes::causes_for(Namespace::DisconnectReason, v, "")
-            .into_iter()
-            .chain(match c.layer {
-                Layer::Network => vec![CauseId::NetworkPath],
-                _ => Vec::new(),
-            })
-            .collect(),
+        (Some(c), Some(v)) => {
+            let own = causes::causes_for(Namespace::DisconnectReason, v, "");
+            if own.is_empty() {
+                causes::layer_causes(c.layer)
+            } else {
+                own
+            }
+        }
         _ => Vec::new(),
     }
 }
@@ -541,10 +548,8 @@ pub fn explain_event(event: &str, value: Option<&str>) -> Result<Explanation, Qu
         (None, Some(_)) if known => format!("Event {id}, value {}", value.unwrap_or_default()),
         _ => format!("Event {id} is not in the RDP event table"),
     };
-    let mut cause_ids: Vec<(CauseId, String)> = causes::causes_for_event(id)
-        .into_iter()
-        .map(|c| (c, format!("event {id}")))
-        .collect();
+    // The field's value is more specific than the event ID: its causes rank first.
+    let mut cause_ids: Vec<(CauseId, String)> = Vec::new();
     if let Some(d) = events.iter().find_map(|e| e.decoded_value.as_ref()) {
         let v = value_num.unwrap_or(0);
         cause_ids.extend(
@@ -553,6 +558,11 @@ pub fn explain_event(event: &str, value: Option<&str>) -> Result<Explanation, Qu
                 .map(|c| (c, format!("event {id} value {}", d.name))),
         );
     }
+    cause_ids.extend(
+        causes::causes_for_event(id)
+            .into_iter()
+            .map(|c| (c, format!("event {id}"))),
+    );
     let mut query = vec!["event".to_string(), event.to_string()];
     query.extend(value.map(str::to_string));
     Ok(Explanation {

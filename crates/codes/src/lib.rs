@@ -21,7 +21,10 @@ pub mod causes;
 pub mod compose;
 mod explain;
 pub mod layer;
+mod logon_causes;
+pub mod pasted;
 pub mod query;
+mod reported;
 mod table;
 
 pub use causes::{Cause, CauseId};
@@ -30,8 +33,9 @@ pub use explain::{
     Reading, SCHEMA,
 };
 pub use layer::Layer;
+pub use pasted::{parse_reported, CodeKind, ReportedCode, ReportedCodes};
 pub use query::QueryError;
+pub use reported::{explain_pasted, explain_reported, findings, ranked_causes};
 pub use table::{tables, Entry, EventEntry, Namespace, Tables};
 
 pub use rdp_doctor_model::Severity;
-

@@ -264,6 +264,7 @@ const ERRINFO: &str = include_str!("../data/errinfo.csv");
 const NEG_FAILURE: &str = include_str!("../data/neg_failure.csv");
 const EVENT_IDS: &str = include_str!("../data/event_ids.csv");
 const GATEWAY: &str = include_str!("../data/gateway.csv");
+const NTSTATUS: &str = include_str!("../data/ntstatus.csv");
 
 type Row = HashMap<String, String>;
 
@@ -433,7 +434,7 @@ fn load() -> Tables {
             ),
             name,
             meaning,
-            message: None,
+            message: opt(&row, "message"),
             hint: opt(&row, "notes"),
             group: opt(&row, "group"),
             confidence: col(&row, "confidence").to_string(),
@@ -503,6 +504,24 @@ fn load() -> Tables {
         });
     }
 
+    for row in rows(NTSTATUS) {
+        let Some(code) = code_of(&row) else { continue };
+        let name = col(&row, "name").to_string();
+        entries.push(Entry {
+            namespace: Namespace::NtStatus,
+            code,
+            name,
+            aliases: Vec::new(),
+            meaning: col(&row, "meaning").to_string(),
+            message: opt(&row, "message"),
+            hint: opt(&row, "hint"),
+            group: Some("NTSTATUS (Security 4625 Status / Sub Status, logon results)".to_string()),
+            confidence: col(&row, "confidence").to_string(),
+            source: col(&row, "source").to_string(),
+            layer: None,
+        });
+    }
+
     let mut events = Vec::new();
     for row in rows(EVENT_IDS) {
         let Ok(event_id) = col(&row, "event_id").parse::<u32>() else {
@@ -520,24 +539,6 @@ fn load() -> Tables {
             confidence: col(&row, "confidence").to_string(),
             source: col(&row, "source").to_string(),
         };
-        // 4625 Status / Sub Status rows are NTSTATUS values: index them as codes too.
-        if ev.sub_code_field.as_deref() == Some("Status / Sub Status") {
-            if let Some(code) = ev.sub_code_value() {
-                entries.push(Entry {
-                    namespace: Namespace::NtStatus,
-                    code,
-                    name: format!("NTSTATUS 0x{code:08X}"),
-                    aliases: Vec::new(),
-                    meaning: ev.message.clone(),
-                    message: None,
-                    hint: ev.meaning.clone().filter(|m| *m != ev.message),
-                    group: Some("Security 4625 Status / Sub Status".to_string()),
-                    confidence: ev.confidence.clone(),
-                    source: ev.source.clone(),
-                    layer: None,
-                });
-            }
-        }
         events.push(ev);
     }
 

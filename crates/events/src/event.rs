@@ -51,6 +51,32 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The civil date of a day count since 1970-01-01 (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Unix seconds as RFC 3339 UTC, to the second (`2024-05-01T00:00:00Z`).
+pub fn format_time(unix: f64) -> String {
+    let secs = unix.floor() as i64;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac][Z|+00:00]` (also with a space) to Unix seconds.
 pub fn parse_time(s: &str) -> Option<f64> {
     let s = s.trim();
@@ -260,6 +286,9 @@ mod tests {
         );
         assert_eq!(parse_time("2021-13-23T21:50:11Z"), None);
         assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(format_time(1_635_025_811.7), "2021-10-23T21:50:11Z");
+        assert_eq!(format_time(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(951_782_400.0), "2000-02-29T00:00:00Z");
     }
 
     #[test]

@@ -25,11 +25,7 @@ pub struct Target {
 impl Target {
     /// "host:port", with brackets around IPv6 addresses.
     pub fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        rdp_doctor_probe::authority(&self.host, self.port)
     }
 }
 
@@ -47,92 +43,70 @@ impl std::fmt::Display for TargetError {
     }
 }
 
-/// Reads targets: one or more per line (separated by spaces or commas), `#`
+/// The addresses of a CIDR range (without IPv4 network and broadcast addresses).
+fn expand_cidr(word: &str) -> Result<Vec<String>, String> {
+    let net = word
+        .parse::<IpNet>()
+        .map_err(|_| "not a CIDR range (like 10.0.0.0/24)".to_string())?;
+    let size = match net {
+        IpNet::V4(n) => 1u64 << (32 - n.prefix_len()),
+        IpNet::V6(n) if n.prefix_len() >= 112 => 1u64 << (128 - n.prefix_len()),
+        IpNet::V6(_) => u64::MAX,
+    };
+    if size > MAX_CIDR_ADDRESSES {
+        return Err(format!(
+            "range has more than {MAX_CIDR_ADDRESSES} addresses"
+        ));
+    }
+    Ok(net.hosts().map(|ip| ip.to_string()).collect())
+}
+
+/// One entry of the list: a target, or the targets of a CIDR range.
+fn parse_entry(word: &str, default_port: u16) -> Result<Vec<Target>, String> {
+    if word.contains('/') && !word.contains(char::is_whitespace) {
+        return Ok(expand_cidr(word)?
+            .into_iter()
+            .map(|ip| Target {
+                input: ip.clone(),
+                host: ip,
+                port: default_port,
+            })
+            .collect());
+    }
+    let t = rdp_doctor_probe::Target::parse(word, default_port).map_err(|e| e.to_string())?;
+    Ok(vec![Target {
+        input: word.to_string(),
+        host: t.host,
+        port: t.port,
+    }])
+}
+
+/// Reads targets: one per line or several separated by commas, `#`
 /// comments, `host`, `host:port`, `[v6]:port`, bare IPv6, or a CIDR range.
+/// An entry that is not a target (`this is not a host`) is an error, not
+/// several targets; a target listed twice is probed once.
 pub fn parse_targets(text: &str, default_port: u16) -> (Vec<Target>, Vec<TargetError>) {
-    let mut targets = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
     let mut errors = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
         let content = line.split('#').next().unwrap_or_default();
-        for word in content.split([' ', '\t', ',']).filter(|w| !w.is_empty()) {
-            let err = |reason: &str| TargetError {
-                line: line_no,
-                text: word.to_string(),
-                reason: reason.to_string(),
-            };
-            if word.contains('/') {
-                match word.parse::<IpNet>() {
-                    Ok(net) => {
-                        let size = match net {
-                            IpNet::V4(n) => 1u64 << (32 - n.prefix_len()),
-                            IpNet::V6(n) if n.prefix_len() >= 112 => 1u64 << (128 - n.prefix_len()),
-                            IpNet::V6(_) => u64::MAX,
-                        };
-                        if size > MAX_CIDR_ADDRESSES {
-                            errors.push(err(&format!(
-                                "range has more than {MAX_CIDR_ADDRESSES} addresses"
-                            )));
-                            continue;
-                        }
-                        // hosts() leaves out network and broadcast addresses of IPv4 ranges.
-                        for ip in net.hosts() {
-                            targets.push(Target {
-                                input: ip.to_string(),
-                                host: ip.to_string(),
-                                port: default_port,
-                            });
-                        }
-                    }
-                    Err(_) => errors.push(err("not a CIDR range (like 10.0.0.0/24)")),
-                }
-                continue;
-            }
-            match split_host_port(word) {
-                Some((host, port)) => targets.push(Target {
-                    input: word.to_string(),
-                    host,
-                    port: port.unwrap_or(default_port),
+        for word in content.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match parse_entry(word, default_port) {
+                Ok(found) => targets.extend(
+                    found
+                        .into_iter()
+                        .filter(|t| seen.insert((t.host.to_ascii_lowercase(), t.port))),
+                ),
+                Err(reason) => errors.push(TargetError {
+                    line: i + 1,
+                    text: word.to_string(),
+                    reason,
                 }),
-                None => errors.push(err("not host, host:port, [v6]:port or a CIDR range")),
             }
         }
     }
     (targets, errors)
-}
-
-/// Splits "host:port", "[v6]:port", "v6" or "host"; `None` when malformed.
-pub fn split_host_port(target: &str) -> Option<(String, Option<u16>)> {
-    let t = target.trim();
-    let valid_host = |h: &str| {
-        !h.is_empty()
-            && h.len() <= 253
-            && h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '%'))
-    };
-    if let Some(rest) = t.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        host.parse::<std::net::Ipv6Addr>().ok()?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok().filter(|&p: &u16| p != 0)?),
-            None if after.is_empty() => None,
-            None => return None,
-        };
-        return Some((host.to_string(), port));
-    }
-    if t.matches(':').count() > 1 {
-        t.parse::<std::net::Ipv6Addr>().ok()?;
-        return Some((t.to_string(), None));
-    }
-    match t.split_once(':') {
-        Some((h, p)) if valid_host(h) => Some((
-            h.to_string(),
-            Some(p.parse().ok().filter(|&p: &u16| p != 0)?),
-        )),
-        Some(_) => None,
-        None if valid_host(t) => Some((t.to_string(), None)),
-        None => None,
-    }
 }
 
 /// How one target ended.
@@ -200,7 +174,7 @@ mod tests {
     #[test]
     fn target_lists() {
         let (t, e) = parse_targets(
-            "# fleet\nhost1, host2:3390\n[::1]:13389 ::1\n10.1.2.0/30 # four addresses\n\nbad:port x/y 10.0.0.0/8\n",
+            "# fleet\nhost1, host2:3390\n[::1]:13389, ::1\n10.1.2.0/30 # four addresses\n\nbad:port, x/y,10.0.0.0/8\n",
             3389,
         );
         let auth: Vec<String> = t.iter().map(Target::authority).collect();
@@ -220,18 +194,28 @@ mod tests {
     }
 
     #[test]
+    fn a_phrase_is_one_bad_entry_and_duplicates_are_probed_once() {
+        let (t, e) = parse_targets(
+            "this is not a host\nhost1\nhost1:3389, HOST1\nhost1:3390",
+            3389,
+        );
+        let auth: Vec<String> = t.iter().map(Target::authority).collect();
+        assert_eq!(auth, ["host1:3389", "host1:3390"]);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!((e[0].line, e[0].text.as_str()), (1, "this is not a host"));
+    }
+
+    #[test]
     fn host_port_edge_cases() {
-        assert_eq!(split_host_port("h:0"), None);
-        assert_eq!(split_host_port("h:70000"), None);
-        assert_eq!(split_host_port("[::1"), None);
-        assert_eq!(split_host_port("[nothex]:1"), None);
-        assert_eq!(split_host_port("a;b"), None);
-        assert_eq!(split_host_port("::g"), None);
+        for bad in ["h:0", "h:70000", "[::1", "[nothex]:1", "a;b", "::g"] {
+            let (t, e) = parse_targets(bad, 1);
+            assert!(t.is_empty() && e.len() == 1, "{bad}");
+        }
     }
 
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn bounded_concurrency_deadline_and_order() {
-        let (targets, _) = parse_targets("a b c d e f", 1);
+        let (targets, _) = parse_targets("a\nb\nc\nd\ne\nf", 1);
         let running = AtomicUsize::new(0);
         let peak = AtomicUsize::new(0);
         let mut seen = 0;

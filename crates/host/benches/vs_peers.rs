@@ -34,7 +34,12 @@ fn child_check(path: &Path) -> i32 {
     };
     match rdp_doctor_host::check(&hive, None, None) {
         Ok(r) => {
-            println!("{} checks, {} failure(s)", r.checks.len(), r.failures());
+            println!(
+                "{} findings, {} passed, {} failure(s)",
+                r.findings.len(),
+                r.passed.len(),
+                r.failures()
+            );
             // What is resident at the end: anonymous memory (this process's
             // own) and pages of the mapped file (page cache, shared).
             if let Ok(status) = std::fs::read_to_string("/proc/self/status") {

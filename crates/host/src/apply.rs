@@ -20,8 +20,7 @@
 //! stdin before going on, so a test can kill the process at a known moment.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use rdp_doctor_regf::{Data, Hive, HiveEditor, Key};
@@ -29,8 +28,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::fix::Plan;
+use crate::atomic::{self, Existing};
 use crate::registry::{resolve_control_set, Action, OfflineHives, Root};
-use crate::{check_registry, Error, Report, Status};
+use crate::{check_registry, Error, Report};
+use rdp_doctor_model::Severity;
 
 /// Version of `manifest.json` in a backup directory.
 pub const BACKUP_SCHEMA: &str = "rdp-doctor.host-hive-backup/v1";
@@ -39,6 +40,7 @@ pub const MANIFEST: &str = "manifest.json";
 /// The environment variable of the step hook.
 pub const STEP_HOOK: &str = "RDP_DOCTOR_STEP_HOOK";
 
+/// The test hook's pause before going on (see the module's documentation).
 fn step(name: &str) {
     if std::env::var_os(STEP_HOOK).is_some() {
         eprintln!("rdp-doctor: step {name}");
@@ -227,7 +229,8 @@ pub fn check_inputs(
         }
         None => None,
     };
-    let reg = OfflineHives::new(&sys, sw.as_ref())?;
+    let reg = OfflineHives::new(&sys, sw.as_ref())?
+        .with_files(system.path.display().to_string(), software.map(|s| s.path.display().to_string()));
     check_registry(&reg, windows)
 }
 
@@ -247,12 +250,14 @@ fn edit(input: &Input, actions: &[&Action], control_set: &str) -> Result<Vec<u8>
     let at = |e: rdp_doctor_regf::Error| Error(format!("editing {}: {e}", input.path.display()));
     let mut ed = HiveEditor::new(input.current().to_vec()).map_err(at)?;
     for a in actions {
-        let key = resolve_control_set(a.root(), a.key(), control_set);
+        let key = resolve_control_set(input.root, a.key(), control_set);
         match a {
             Action::SetValue { name, data, .. } => ed.set_value(&key, name, data).map_err(at)?,
             Action::DeleteValue { name, .. } => {
                 ed.delete_value(&key, name).map_err(at)?;
             }
+            // Only registry actions reach the editor (see `apply`).
+            _ => {}
         }
     }
     let out = ed.finish();
@@ -316,7 +321,8 @@ fn verify_only_targets_changed(
         .iter()
         .map(|x| {
             (
-                resolve_control_set(x.root(), x.key(), control_set).to_uppercase(),
+                resolve_control_set(x.root().unwrap_or(Root::System), x.key(), control_set)
+                    .to_uppercase(),
                 x.name().to_uppercase(),
                 matches!(x, Action::SetValue { .. }),
             )
@@ -361,20 +367,15 @@ fn verify_only_targets_changed(
     Ok(())
 }
 
-/// The fixed checks now pass: each is gone, ok or info (a downgrade workaround may leave a warning).
+/// The fixed findings are gone (or only information); a downgrade workaround may leave a warning.
 fn verify_checks(report: &Report, plan: &Plan) -> Result<(), String> {
     for s in &plan.steps {
-        for c in report
-            .checks
-            .iter()
-            .filter(|c| c.id == s.check.id && c.path == s.check.path)
-        {
-            let bad = c.status == Status::Fail || (c.status == Status::Warn && !s.fix.downgrade);
-            if bad {
-                return Err(format!(
-                    "{} ({}) still reads {:?} after the fix: {}",
-                    c.id, c.path, c.status, c.message
-                ));
+        let target = &s.finding;
+        for f in report.found(target.id) {
+            let t = crate::fix::Target::of(f);
+            let bad = f.severity == Severity::Error || (f.severity == Severity::Warning && !s.remedy.downgrade);
+            if t.path == target.path && bad {
+                return Err(format!("{} ({}) still reads {} after the fix: {}", f.id, t.path, f.severity.label(), f.title));
             }
         }
     }
@@ -425,61 +426,9 @@ fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error(format!("{msg}: {e}"))
 }
 
-fn sync_dir(dir: &Path) -> Result<(), Error> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("cannot sync the directory", dir))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-fn parent(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// Replaces `path` with `bytes`: temporary file beside it, synced, renamed over it, directory synced.
+/// Replaces `path` with `bytes` atomically (see [`atomic::write`]).
 pub fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = parent(path);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("hive");
-    let tmp = dir.join(format!(".{name}.rdp-doctor-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io("cannot create", &tmp))?;
-        if let Ok(meta) = fs::metadata(path) {
-            let _ = f.set_permissions(meta.permissions());
-        }
-        f.write_all(bytes).map_err(io("cannot write", &tmp))?;
-        f.sync_all().map_err(io("cannot sync", &tmp))?;
-        drop(f);
-        step("temp-written");
-        fs::rename(&tmp, path).map_err(io("cannot rename the new file over", path))?;
-        step("renamed");
-        sync_dir(&dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io("cannot create", path))?;
-    f.write_all(bytes).map_err(io("cannot write", path))?;
-    f.sync_all().map_err(io("cannot sync", path))
+    atomic::write_with(path, bytes, Existing::Replace, &step)
 }
 
 fn now_rfc3339() -> String {
@@ -490,13 +439,20 @@ fn now_rfc3339() -> String {
     crate::cert::rfc3339(t)
 }
 
-/// The default backup directory: `rdp-doctor-backup-YYYYMMDDTHHMMSSZ` in the current directory.
+/// The default backup directory: `rdp-doctor-backup-YYYYMMDDTHHMMSSZ` (UTC)
+/// in the current directory, with `-2`, `-3`, … when that name is taken.
 pub fn default_backup_dir() -> PathBuf {
-    let stamp: String = now_rfc3339()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    PathBuf::from(format!("rdp-doctor-backup-{stamp}"))
+    backup_dir_name(&now_rfc3339(), |p| p.exists())
+}
+
+/// `rdp-doctor-backup-STAMP` from an RFC 3339 time, the first name `taken` says is free.
+pub fn backup_dir_name(rfc3339: &str, taken: impl Fn(&Path) -> bool) -> PathBuf {
+    let stamp: String = rfc3339.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let base = format!("rdp-doctor-backup-{stamp}");
+    (1..)
+        .map(|n| PathBuf::from(if n == 1 { base.clone() } else { format!("{base}-{n}") }))
+        .find(|p| !taken(p))
+        .unwrap_or_else(|| PathBuf::from(base.clone()))
 }
 
 /// Applies `plan` (made from `check_inputs` on these inputs) to the hive files.
@@ -515,7 +471,7 @@ pub fn apply(
         let actions: Vec<&Action> = plan
             .actions
             .iter()
-            .filter(|a| a.root() == input.root)
+            .filter(|a| a.is_registry() && a.root() == Some(input.root))
             .collect();
         if actions.is_empty() {
             continue;
@@ -584,7 +540,7 @@ pub fn apply(
             continue;
         };
         let backup_file = e.root.name().to_string();
-        write_synced(&backup_dir.join(&backup_file), &input.original)?;
+        atomic::write(&backup_dir.join(&backup_file), &input.original, Existing::Refuse)?;
         files.push(BackupFile {
             root: e.root.name().into(),
             original_path: fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone()),
@@ -602,19 +558,19 @@ pub fn apply(
         created: now_rfc3339(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         files: files.clone(),
-        fixed: plan.steps.iter().map(|s| s.check.id.to_string()).collect(),
+        fixed: plan.steps.iter().map(|s| s.finding.id.to_string()).collect(),
         actions: serde_json::to_value(&plan.actions)
             .map_err(|e| Error(format!("manifest: {e}")))?,
     };
     let text = serde_json::to_vec_pretty(&manifest).map_err(|e| Error(format!("manifest: {e}")))?;
-    write_synced(&backup_dir.join(MANIFEST), &text)?;
-    sync_dir(backup_dir)?;
+    atomic::write(&backup_dir.join(MANIFEST), &text, Existing::Refuse)?;
     step("manifest-written");
 
     // 4. Replace, 5. read back.
-    let restore_all = |why: String| -> Error {
+    // Puts back the first `replaced` files (the others were never written).
+    let restore_all = |why: String, replaced: usize| -> Error {
         let mut msg = format!("{why}; restoring the backup from {}", backup_dir.display());
-        for f in &files {
+        for f in files.iter().take(replaced) {
             let restored = fs::read(backup_dir.join(&f.backup_file))
                 .map_err(|e| Error(e.to_string()))
                 .and_then(|b| replace_atomically(&f.original_path, &b));
@@ -628,9 +584,17 @@ pub fn apply(
         }
         Error(msg)
     };
-    for (e, f) in edited.iter().zip(&files) {
+    for (n, (e, f)) in edited.iter().zip(&files).enumerate() {
         if let Err(err) = replace_atomically(&f.original_path, &e.bytes) {
-            return Err(restore_all(err.0));
+            if n == 0 {
+                return Err(Error(format!(
+                    "cannot write {}: {}; nothing changed (the backup in {} is not needed)",
+                    f.original_path.display(),
+                    err.0,
+                    backup_dir.display()
+                )));
+            }
+            return Err(restore_all(err.0, n));
         }
     }
     step("replaced");
@@ -680,7 +644,10 @@ pub fn apply(
                 report_after,
             })
         }
-        Err(e) => Err(restore_all(format!("read-back verification failed: {e}"))),
+        Err(e) => Err(restore_all(
+            format!("read-back verification failed: {e}"),
+            files.len(),
+        )),
     }
 }
 

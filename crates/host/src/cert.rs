@@ -11,13 +11,13 @@
 
 use std::path::{Path, PathBuf};
 
-use rdp_doctor_codes::CauseId;
 use rdp_doctor_regf::Data;
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
+use crate::facts::{MY_CERT_STORE, RDP_CERT_STORE};
 use crate::registry::{Registry, Root};
-use crate::{Ctx, Error, Fix, Status, MY_CERT_STORE, RDP_CERT_STORE};
+use crate::Error;
 
 /// The machine's CryptoAPI key containers, under the Windows volume's root.
 pub const MACHINE_KEYS: &str = "ProgramData/Microsoft/Crypto/RSA/MachineKeys";
@@ -152,7 +152,8 @@ impl CertInfo {
     }
 }
 
-fn now() -> i64 {
+/// The current Unix time.
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -308,7 +309,7 @@ pub fn cng_key_name(b: &[u8]) -> Option<String> {
 /// Files whose header does not parse are skipped. At most 4096 files are read, 64 KiB each.
 pub fn find_key_file(windows: &Path, key: &KeyProvInfo) -> Option<KeyFile> {
     let cng = key.provider.contains("Key Storage Provider");
-    let dir = windows.join(if cng { CNG_KEYS } else { MACHINE_KEYS });
+    let dir = windows.join(key_dir(key));
     let entries = std::fs::read_dir(&dir).ok()?;
     for e in entries.flatten().take(4096) {
         let path = e.path();
@@ -342,107 +343,12 @@ fn read_head(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// HOST020 (the certificate) and, with `windows`, HOST021 (its private key).
-pub(crate) fn check_entry(
-    c: &mut Ctx<'_>,
-    e: &Entry,
-    pinned: Option<&str>,
-    windows: Option<&Path>,
-) {
-    let delete = || {
-        Fix::new(
-            format!("Delete the certificate {} from the Remote Desktop store; TermService creates a new self-signed one", e.thumbprint),
-            format!("On the host: Remove-Item 'Cert:\\LocalMachine\\Remote Desktop\\{}'; Restart-Service TermService -Force (offline: delete the key HKLM\\SOFTWARE\\{RDP_CERT_STORE}\\{}).", e.thumbprint, e.thumbprint),
-        )
-    };
-    let info = match &e.cert {
-        Err(err) => {
-            c.push_fixes("HOST020", Status::Warn, e.path.clone(), "unreadable".into(), format!("the certificate {} cannot be read ({err}): TermService cannot use it (TermService 1057)", e.thumbprint), Some(CauseId::CertificateOrKey), Some("Delete it; TermService creates a new self-signed certificate".into()), vec![delete()]);
-            return;
-        }
-        Ok(i) => i,
-    };
-    let pinned_here = pinned.is_some_and(|p| p.eq_ignore_ascii_case(&e.thumbprint));
-    let key = info
-        .key
-        .as_ref()
-        .map(|k| k.container.as_str())
-        .unwrap_or("none");
-    let value = format!(
-        "{}; valid {} to {}; key container {key}",
-        info.subject, info.not_before, info.not_after
-    );
-    let t = now();
-    let problem = if !info.sha1.eq_ignore_ascii_case(&e.thumbprint) {
-        Some(format!(
-            "the certificate's SHA-1 is {}, not its key name {}: the store entry is damaged",
-            info.sha1, e.thumbprint
-        ))
-    } else if info.expired_at(t) {
-        // An expired certificate the listener is pinned to is HOST013's failure.
-        Some(format!(
-            "the certificate {} expired on {}{}",
-            e.thumbprint,
-            info.not_after,
-            if pinned_here {
-                " and the listener is pinned to it (HOST013)"
-            } else {
-                ": TermService replaces its expired self-signed certificate when it starts"
-            }
-        ))
-    } else if info.not_yet_valid_at(t) {
-        Some(format!(
-            "the certificate {} is valid only from {} (is the host's clock wrong?)",
-            e.thumbprint, info.not_before
-        ))
+/// Where the key file of `key` lives, under the Windows volume's root.
+pub fn key_dir(key: &KeyProvInfo) -> &'static str {
+    if key.provider.contains("Key Storage Provider") {
+        CNG_KEYS
     } else {
-        None
-    };
-    match problem {
-        Some(message) => c.push_fixes(
-            "HOST020",
-            Status::Warn,
-            e.path.clone(),
-            value,
-            message,
-            Some(CauseId::CertificateOrKey),
-            None,
-            vec![delete()],
-        ),
-        None => c.push(
-            "HOST020",
-            Status::Ok,
-            e.path.clone(),
-            value,
-            format!(
-                "the certificate {} is valid until {}",
-                e.thumbprint, info.not_after
-            ),
-            None,
-            None,
-        ),
-    }
-    let Some(windows) = windows else { return };
-    let Some(k) = &info.key else {
-        c.push(
-            "HOST021",
-            Status::Warn,
-            e.path.clone(),
-            info.key_error
-                .clone()
-                .unwrap_or_else(|| "no key provider property".into()),
-            format!(
-                "the certificate {} does not say where its private key is",
-                e.thumbprint
-            ),
-            Some(CauseId::CertificateOrKey),
-            None,
-        );
-        return;
-    };
-    match find_key_file(windows, k) {
-        Some(f) if f.size > 0 => c.push("HOST021", Status::Ok, f.path.display().to_string(), format!("{} bytes, container {}", f.size, f.name), format!("the private key of {} is there", e.thumbprint), None, None),
-        _ => c.push_fixes("HOST021", Status::Fail, windows.join(if k.provider.contains("Key Storage Provider") { CNG_KEYS } else { MACHINE_KEYS }).display().to_string(), format!("container {} ({}) not found", k.container, k.provider), format!("the private key of the certificate {} is missing: TLS to the listener fails (TermService 1057/1058, Schannel 36870)", e.thumbprint), Some(CauseId::CertificateOrKey), Some("Delete the certificate so TermService recreates certificate and key".into()), vec![delete()]),
+        MACHINE_KEYS
     }
 }
 

@@ -3,8 +3,9 @@
 use rdp_doctor_regf::Data;
 use serde::Serialize;
 
+use crate::facts::Profile;
 use crate::registry::{Action, Root};
-use crate::Fix;
+use rdp_doctor_model::Remedy;
 
 /// The built-in rule "Remote Desktop - User Mode (TCP-In)" (Windows 8 and later).
 pub const BUILTIN_TCP_RULE: &str = "RemoteDesktop-UserMode-In-TCP";
@@ -94,6 +95,17 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// Whether the rule applies in `profile` (no Profile field: every profile).
+    pub fn covers(&self, profile: Profile) -> bool {
+        self.profiles.is_empty()
+            || self.profiles.iter().any(|p| {
+                p.eq_ignore_ascii_case(profile.name())
+                    || (profile == Profile::Private && p.eq_ignore_ascii_case("Standard"))
+            })
+    }
+}
+
 /// `text` with the field `Active` set to TRUE (added when absent).
 fn activated(text: &str) -> String {
     let mut fields: Vec<String> = text.split('|').map(str::to_string).collect();
@@ -117,35 +129,44 @@ pub fn new_rule(port: u16) -> (String, String) {
     )
 }
 
-/// How to let TCP `port` in: enable the built-in rule when it covers the port
-/// and is only inactive, else add a rule for TermService on the port.
+/// How to let TCP `port` in where `missing` profiles are not covered: enable
+/// an inactive built-in Remote Desktop rule (or its per-profile copy, such as
+/// `RemoteDesktop-In-TCP_1`) when it covers the port and a missing profile,
+/// else add a rule for TermService on the port in every profile.
 /// `rules` are the values of `key` (the FirewallRules key, under SYSTEM).
-pub fn fix_for_port(rules: &[(String, Data)], port: u16, key: &str) -> Fix {
-    let builtin = rules.iter().find_map(|(name, data)| {
+pub fn fix_for_port(rules: &[(String, Data)], port: u16, key: &str, missing: &[Profile]) -> Remedy {
+    let is_builtin = |name: &str| {
+        [BUILTIN_TCP_RULE, BUILTIN_TCP_RULE_WIN7].iter().any(|b| {
+            name.len() >= b.len()
+                && name[..b.len()].eq_ignore_ascii_case(b)
+                && (name.len() == b.len() || name[b.len()..].starts_with('_'))
+        })
+    };
+    let inactive = rules.iter().find_map(|(name, data)| {
         let text = data.as_str()?;
         let r = parse_rule(name, text)?;
-        let builtin = name.eq_ignore_ascii_case(BUILTIN_TCP_RULE)
-            || name.eq_ignore_ascii_case(BUILTIN_TCP_RULE_WIN7);
-        (builtin && r.inbound && r.allow).then(|| (name.clone(), text.to_string(), r))
-    });
-    if let Some((name, text, rule)) = builtin {
-        let mut enabled = rule.clone();
+        let mut enabled = r.clone();
         enabled.active = true;
-        if !rule.active && enabled.allows_tcp_port(u32::from(port)) {
-            return Fix::new(
-                format!("Enable the built-in firewall rule {name} (Remote Desktop TCP-In)"),
-                format!("The rule exists but is inactive (Active=FALSE); what Enable-NetFirewallRule -Name {name} does. The firewall stays on."),
-            )
-            .action(Action::SetValue {
-                root: Root::System,
-                key: key.into(),
-                name,
-                data: Data::String(activated(&text)),
-            });
-        }
+        let useful = !r.active
+            && is_builtin(name)
+            && enabled.allows_tcp_port(u32::from(port))
+            && (missing.is_empty() || missing.iter().any(|p| r.covers(*p)));
+        useful.then(|| (name.clone(), text.to_string()))
+    });
+    if let Some((name, text)) = inactive {
+        return Remedy::new(
+            format!("Enable the built-in firewall rule {name} (Remote Desktop TCP-In)"),
+            format!("The rule exists but is inactive (Active=FALSE); what Enable-NetFirewallRule -Name {name} does. The firewall stays on."),
+        )
+        .action(Action::SetValue {
+            root: Root::System,
+            key: key.into(),
+            name,
+            data: Data::String(activated(&text)),
+        });
     }
     let (name, text) = new_rule(port);
-    Fix::new(
+    Remedy::new(
         format!("Add an inbound firewall rule allowing TCP {port} to TermService"),
         format!("No rule that could be enabled covers TCP {port} (the built-in rule covers 3389 only); the new rule is limited to the TermService service on that port, in every profile. The firewall stays on."),
     )
@@ -193,7 +214,7 @@ mod tests {
             "CurrentControlSet\\Services\\SharedAccess\\Parameters\\FirewallPolicy\\FirewallRules";
         let off = "v2.26|Action=Allow|Active=FALSE|Dir=In|Protocol=6|LPort=3389|App=%SystemRoot%\\system32\\svchost.exe|Svc=termservice|Name=@FirewallAPI.dll,-28775|";
         let rules = vec![(BUILTIN_TCP_RULE.to_string(), Data::String(off.into()))];
-        let f = fix_for_port(&rules, 3389, key);
+        let f = fix_for_port(&rules, 3389, key, &[]);
         let Action::SetValue { name, data, .. } = &f.actions[0] else {
             panic!("{f:?}")
         };
@@ -202,7 +223,7 @@ mod tests {
         assert_eq!(text, off.replace("Active=FALSE", "Active=TRUE"));
         assert!(parse_rule(name, text).unwrap().allows_tcp_port(3389));
         // Another port: the built-in rule does not cover it, a new one is added.
-        let f = fix_for_port(&rules, 3390, key);
+        let f = fix_for_port(&rules, 3390, key, &[]);
         let Action::SetValue { name, data, .. } = &f.actions[0] else {
             panic!("{f:?}")
         };

@@ -1,123 +1,88 @@
-//! Fixes: what each failing check's remedy changes, and the plan `host fix`
-//! makes of them.
+//! The plan `host fix` makes of a report's findings.
 //!
-//! A [`Check`] carries its remedies as [`Fix`]es, most advisable first. A fix
-//! with no actions is done by hand (its explanation says how). A fix that
-//! lowers the host's security (NLA off, SecurityLayer lowered) has
-//! `downgrade: true` and is only chosen when the user allows downgrades.
-//! [`plan`] picks one fix per check and merges their actions.
+//! A finding carries its remedies, most advisable first. A remedy with no
+//! registry action is done by hand (its explanation says how); other action
+//! kinds are shown, not applied. A remedy that lowers the host's security
+//! (NLA off, SecurityLayer lowered) is only chosen when the user allows
+//! downgrades. [`plan`] picks one remedy per finding and merges the registry
+//! actions.
 
+use rdp_doctor_model::{Evidence, Finding, FindingId, Remedy, Severity};
 use serde::Serialize;
 
 use crate::registry::Action;
-use crate::{Check, Report, Status};
+use crate::Report;
 
 /// Version of the JSON document `host fix --format json` prints.
-pub const SCHEMA: &str = "rdp-doctor.host-fix/v1";
+pub const SCHEMA: &str = "rdp-doctor.host-fix/v2";
 
-/// One remedy for a check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Fix {
-    /// What the fix does, in one line.
-    pub title: String,
-    /// Why this is the remedy, and what to know before applying it.
-    pub explanation: String,
-    /// The registry changes; empty when the fix is done by hand.
-    pub actions: Vec<Action>,
-    /// The fix lowers the host's security: applied only with `--allow-downgrade`.
-    pub downgrade: bool,
-}
-
-impl Fix {
-    pub fn new(title: impl Into<String>, explanation: impl Into<String>) -> Self {
-        Fix {
-            title: title.into(),
-            explanation: explanation.into(),
-            actions: Vec::new(),
-            downgrade: false,
-        }
-    }
-
-    pub fn action(mut self, a: Action) -> Self {
-        self.actions.push(a);
-        self
-    }
-
-    pub fn actions(mut self, a: impl IntoIterator<Item = Action>) -> Self {
-        self.actions.extend(a);
-        self
-    }
-
-    pub fn downgrade(mut self) -> Self {
-        self.downgrade = true;
-        self
-    }
-}
-
-/// Which checks to fix, and whether security downgrades may be chosen.
+/// Which findings to fix, and whether security downgrades may be chosen.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Only these check IDs (`HOST001`, case-insensitive); empty = every failing or warning check.
-    pub only: Vec<String>,
+    /// Only these IDs; empty = every error and warning.
+    pub only: Vec<FindingId>,
     pub allow_downgrade: bool,
 }
 
-/// The check a planned fix answers.
+/// The finding a planned remedy answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Target {
-    pub id: &'static str,
-    pub status: Status,
-    /// The registry path the check read (as in `host check`).
+    pub id: FindingId,
+    pub severity: Severity,
+    /// The registry path or file the finding cites first (as in `host check`).
     pub path: String,
     pub value: String,
     pub message: String,
 }
 
 impl Target {
-    fn of(c: &Check) -> Self {
-        Target {
-            id: c.id,
-            status: c.status,
-            path: c.path.clone(),
-            value: c.value.clone(),
-            message: c.message.clone(),
-        }
+    pub fn of(f: &Finding) -> Self {
+        let (path, value) = f
+            .evidence
+            .iter()
+            .find_map(|e| match e {
+                Evidence::Registry { path, value, .. } => Some((path.clone(), value.clone())),
+                Evidence::File { path, detail } => Some((path.clone(), detail.clone())),
+                _ => None,
+            })
+            .unwrap_or_default();
+        Target { id: f.id, severity: f.severity, path, value, message: f.title.clone() }
     }
 }
 
-/// A fix the plan applies.
+/// A remedy the plan applies.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
-    pub check: Target,
-    pub fix: Fix,
+    pub finding: Target,
+    pub remedy: Remedy,
 }
 
-/// Why a check's fix is not in the plan.
+/// Why a finding's remedy is not in the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HeldReason {
     /// Every remedy lowers security and `--allow-downgrade` was not given.
     Downgrade,
-    /// The remedy is done by hand (files, Group Policy, reinstalling).
+    /// The remedy is done by hand (files, Group Policy, reinstalling, commands).
     Manual,
-    /// The fix changes a value another fix of the plan sets differently.
+    /// The remedy changes a value another remedy of the plan sets differently.
     Conflict,
 }
 
-/// A fix shown but not applied.
+/// A remedy shown but not applied.
 #[derive(Debug, Clone, Serialize)]
 pub struct Held {
-    pub check: Target,
+    pub finding: Target,
     pub reason: HeldReason,
-    pub fix: Fix,
+    pub remedy: Remedy,
 }
 
-/// What `host fix` does: the chosen fixes, those held back, and the merged actions.
+/// What `host fix` does: the chosen remedies, those held back, and the merged registry actions.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub steps: Vec<Step>,
     pub held: Vec<Held>,
-    /// Every action of `steps`, in order, duplicates removed.
+    /// Every registry action of `steps`, in order, duplicates removed.
     pub actions: Vec<Action>,
 }
 
@@ -128,72 +93,40 @@ impl Plan {
 }
 
 fn same_target(a: &Action, b: &Action) -> bool {
-    a.root() == b.root()
-        && a.key().eq_ignore_ascii_case(b.key())
-        && a.name().eq_ignore_ascii_case(b.name())
+    a.root() == b.root() && a.key().eq_ignore_ascii_case(b.key()) && a.name().eq_ignore_ascii_case(b.name())
 }
 
-/// Chooses, for every failing or warning check (or those in `opts.only`), the
-/// first of its fixes that has actions and is allowed.
+fn applies(r: &Remedy) -> bool {
+    r.actions.iter().any(Action::is_registry)
+}
+
+/// Chooses, for every error or warning (or those in `opts.only`), the first
+/// of its remedies that changes the registry and is allowed.
 pub fn plan(report: &Report, opts: &Options) -> Plan {
-    let wanted = |c: &Check| {
-        matches!(c.status, Status::Fail | Status::Warn)
-            && (opts.only.is_empty() || opts.only.iter().any(|id| id.eq_ignore_ascii_case(c.id)))
-    };
-    let mut p = Plan {
-        steps: Vec::new(),
-        held: Vec::new(),
-        actions: Vec::new(),
-    };
-    for c in report.checks.iter().filter(|c| wanted(c)) {
-        let chosen = c
-            .fixes
-            .iter()
-            .find(|f| !f.actions.is_empty() && (!f.downgrade || opts.allow_downgrade));
-        let Some(fix) = chosen else {
-            for f in &c.fixes {
-                p.held.push(Held {
-                    check: Target::of(c),
-                    reason: if f.actions.is_empty() {
-                        HeldReason::Manual
-                    } else {
-                        HeldReason::Downgrade
-                    },
-                    fix: f.clone(),
-                });
+    let wanted = |f: &Finding| f.severity.is_problem() && (opts.only.is_empty() || opts.only.contains(&f.id));
+    let mut p = Plan { steps: Vec::new(), held: Vec::new(), actions: Vec::new() };
+    for f in report.findings.iter().filter(|f| wanted(f)) {
+        let hold = |p: &mut Plan, reason, r: &Remedy| p.held.push(Held { finding: Target::of(f), reason, remedy: r.clone() });
+        let Some(chosen) = f.remedies.iter().find(|r| applies(r) && (!r.downgrade || opts.allow_downgrade)) else {
+            for r in &f.remedies {
+                hold(&mut p, if applies(r) { HeldReason::Downgrade } else { HeldReason::Manual }, r);
             }
             continue;
         };
-        let conflicts = fix
-            .actions
-            .iter()
-            .any(|a| p.actions.iter().any(|b| same_target(a, b) && a != b));
-        if conflicts {
-            p.held.push(Held {
-                check: Target::of(c),
-                reason: HeldReason::Conflict,
-                fix: fix.clone(),
-            });
+        let registry: Vec<&Action> = chosen.actions.iter().filter(|a| a.is_registry()).collect();
+        if registry.iter().any(|a| p.actions.iter().any(|b| same_target(a, b) && *a != b)) {
+            hold(&mut p, HeldReason::Conflict, chosen);
             continue;
         }
-        for a in &fix.actions {
+        for a in registry {
             if !p.actions.contains(a) {
                 p.actions.push(a.clone());
             }
         }
-        p.steps.push(Step {
-            check: Target::of(c),
-            fix: fix.clone(),
-        });
+        p.steps.push(Step { finding: Target::of(f), remedy: chosen.clone() });
         // Manual remedies listed before the chosen one are still worth showing.
-        for f in c.fixes.iter().take_while(|f| !std::ptr::eq(*f, fix)) {
-            if f.actions.is_empty() {
-                p.held.push(Held {
-                    check: Target::of(c),
-                    reason: HeldReason::Manual,
-                    fix: f.clone(),
-                });
-            }
+        for r in f.remedies.iter().take_while(|r| !std::ptr::eq(*r, chosen)).filter(|r| !applies(r)) {
+            hold(&mut p, HeldReason::Manual, r);
         }
     }
     p

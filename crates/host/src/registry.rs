@@ -6,30 +6,12 @@
 //! PowerShell script and is applied by the offline hive editor or the live
 //! registry alike.
 
+use rdp_doctor_model::RegistryOrigin;
 use rdp_doctor_regf::{Data, Hive, Key};
-use serde::Serialize;
+
+pub use rdp_doctor_model::{Action, Root};
 
 use crate::Error;
-
-/// The two machine hives the checks read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Root {
-    /// `HKLM\SYSTEM`
-    System,
-    /// `HKLM\SOFTWARE`
-    Software,
-}
-
-impl Root {
-    /// The name under HKLM.
-    pub fn name(self) -> &'static str {
-        match self {
-            Root::System => "SYSTEM",
-            Root::Software => "SOFTWARE",
-        }
-    }
-}
 
 /// Read access to `HKLM\SYSTEM` and `HKLM\SOFTWARE`.
 ///
@@ -56,68 +38,10 @@ pub trait Registry {
     fn dirty(&self, _root: Root) -> Option<(u32, u32)> {
         None
     }
-}
-
-/// One change to the registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
-    /// Create or overwrite a value (the key and its parents are created when absent).
-    SetValue {
-        root: Root,
-        key: String,
-        name: String,
-        #[serde(serialize_with = "serialize_data")]
-        data: Data,
-    },
-    /// Delete a value; nothing happens when it is absent.
-    DeleteValue {
-        root: Root,
-        key: String,
-        name: String,
-    },
-}
-
-impl Action {
-    pub fn root(&self) -> Root {
-        match self {
-            Action::SetValue { root, .. } | Action::DeleteValue { root, .. } => *root,
-        }
+    /// Where `root`'s values come from, for the evidence a finding shows.
+    fn origin(&self, _root: Root) -> RegistryOrigin {
+        RegistryOrigin::Live
     }
-
-    /// The key, relative to the root.
-    pub fn key(&self) -> &str {
-        match self {
-            Action::SetValue { key, .. } | Action::DeleteValue { key, .. } => key,
-        }
-    }
-
-    /// The value name ("" is the key's default value).
-    pub fn name(&self) -> &str {
-        match self {
-            Action::SetValue { name, .. } | Action::DeleteValue { name, .. } => name,
-        }
-    }
-
-    /// `HKLM\ROOT\key\name`.
-    pub fn path(&self) -> String {
-        match self {
-            Action::SetValue {
-                root, key, name, ..
-            }
-            | Action::DeleteValue { root, key, name } => {
-                format!("HKLM\\{}\\{key}\\{name}", root.name())
-            }
-        }
-    }
-}
-
-fn serialize_data<S: serde::Serializer>(data: &Data, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut m = s.serialize_map(Some(2))?;
-    m.serialize_entry("type", &data.type_name())?;
-    m.serialize_entry("value", &data.to_string())?;
-    m.end()
 }
 
 /// A rescued disk's registry: the SYSTEM hive and, when given, the SOFTWARE hive.
@@ -127,6 +51,8 @@ pub struct OfflineHives<'h, 'a> {
     system: &'h Hive<'a>,
     software: Option<&'h Hive<'a>>,
     control_set: String,
+    /// The hive files as given, for the evidence (`[SYSTEM, SOFTWARE]`).
+    files: [Option<String>; 2],
 }
 
 impl<'h, 'a> OfflineHives<'h, 'a> {
@@ -158,7 +84,14 @@ impl<'h, 'a> OfflineHives<'h, 'a> {
             system,
             software,
             control_set,
+            files: [None, None],
         })
+    }
+
+    /// Names the hive files the evidence cites (otherwise `SYSTEM` and `SOFTWARE`).
+    pub fn with_files(mut self, system: impl Into<String>, software: Option<String>) -> Self {
+        self.files = [Some(system.into()), software];
+        self
     }
 
     /// The control set `CurrentControlSet` stands for (`ControlSet001`).
@@ -249,6 +182,16 @@ impl Registry for OfflineHives<'_, '_> {
 
     fn current_control_set(&self) -> String {
         self.control_set.clone()
+    }
+
+    fn origin(&self, root: Root) -> RegistryOrigin {
+        let given = match root {
+            Root::System => &self.files[0],
+            Root::Software => &self.files[1],
+        };
+        RegistryOrigin::Hive {
+            file: given.clone().unwrap_or_else(|| root.name().to_string()),
+        }
     }
 
     fn dirty(&self, root: Root) -> Option<(u32, u32)> {

@@ -2,6 +2,8 @@
 
 use rdp_doctor_regf::Data;
 
+use rdp_doctor_model::command;
+
 use crate::fix::Plan;
 use crate::registry::{Action, Root};
 
@@ -68,7 +70,11 @@ pub fn reg_value_line(name: &str, data: &Data) -> String {
 fn by_key(actions: &[Action]) -> Vec<((Root, String), Vec<&Action>)> {
     let mut groups: Vec<((Root, String), Vec<&Action>)> = Vec::new();
     for a in actions {
-        let k = (a.root(), a.key().to_string());
+        // Only registry actions have a key; the others are not in a .reg file.
+        let (Some(root), true) = (a.root(), a.is_registry()) else {
+            continue;
+        };
+        let k = (root, a.key().to_string());
         match groups
             .iter_mut()
             .find(|(g, _)| g.0 == k.0 && g.1.eq_ignore_ascii_case(&k.1))
@@ -100,6 +106,7 @@ pub fn to_reg(actions: &[Action]) -> String {
                         out.push_str(&format!("{}=-", reg_string(name)));
                     }
                 }
+                _ => continue,
             }
             out.push_str("\r\n");
         }
@@ -188,18 +195,28 @@ pub fn to_powershell(plan: &Plan) -> String {
     for step in &plan.steps {
         out.push_str(&format!(
             "\r\n# {} ({}): {}\r\n# Fix: {}{}\r\n",
-            step.check.id,
-            step.check.path,
-            step.check.message,
-            step.fix.title,
-            if step.fix.downgrade {
+            step.finding.id,
+            step.finding.path,
+            step.finding.message,
+            step.remedy.title,
+            if step.remedy.downgrade {
                 " [security downgrade, allowed with --allow-downgrade]"
             } else {
                 ""
             }
         ));
-        for a in &step.fix.actions {
-            let path = ps_quote(&format!("HKLM:\\{}\\{}", a.root().name(), a.key()));
+        for a in &step.remedy.actions {
+            // Firewall rules through the cmdlets, as `host check` shows them.
+            if let Some(cmdlet) = command::firewall_cmdlet(a) {
+                out.push_str(&cmdlet);
+                out.push_str("\r\n");
+                continue;
+            }
+            let Some(root) = a.root().filter(|_| a.is_registry()) else {
+                out.push_str(&format!("# By hand: {}\r\n", a.path()));
+                continue;
+            };
+            let path = ps_quote(&format!("HKLM:\\{}\\{}", root.name(), a.key()));
             match a {
                 Action::SetValue { name, data, .. } => {
                     let (kind, value) = ps_value(data);
@@ -215,6 +232,7 @@ pub fn to_powershell(plan: &Plan) -> String {
                     "if ($null -ne (Get-ItemProperty -LiteralPath {path} -Name {n} -ErrorAction SilentlyContinue)) {{ Remove-ItemProperty -LiteralPath {path} -Name {n} }}\r\n",
                     n = ps_quote(name)
                 )),
+                _ => {}
             }
         }
     }
@@ -226,10 +244,10 @@ pub fn to_powershell(plan: &Plan) -> String {
                 crate::fix::HeldReason::Manual => "by hand",
                 crate::fix::HeldReason::Conflict => "conflicts with another fix",
             },
-            h.check.id,
-            h.check.path,
-            h.fix.title,
-            h.fix.explanation
+            h.finding.id,
+            h.finding.path,
+            h.remedy.title,
+            h.remedy.explanation
         ));
     }
     if !plan.actions.is_empty() {

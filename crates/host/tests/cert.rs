@@ -8,7 +8,8 @@ use common::*;
 use proptest::prelude::*;
 use rdp_doctor_host::cert;
 use rdp_doctor_host::fix::{self, Options};
-use rdp_doctor_host::{check, Action, Check, Report, Root, Status};
+use rdp_doctor_host::{check, Action, Remedy, Report, Root};
+use rdp_doctor_model::FindingId;
 use rdp_doctor_regf::{Data, Hive};
 
 const PROVIDER: &str = "Microsoft Enhanced RSA and AES Cryptographic Provider";
@@ -24,8 +25,41 @@ fn store_with(thumb: &str, blob_bytes: Vec<u8>) -> Vec<u8> {
     })
 }
 
-fn checks<'a>(r: &'a Report, id: &str) -> Vec<&'a Check> {
-    r.checks.iter().filter(|c| c.id == id).collect()
+/// One outcome of a check, as these tests compare it.
+#[derive(Debug)]
+struct Outcome {
+    status: Seen,
+    path: String,
+    value: String,
+    message: String,
+    fixes: Vec<Remedy>,
+}
+
+fn checks(r: &Report, id: &str) -> Vec<Outcome> {
+    let found = found(r, id).into_iter().map(|f| Outcome {
+        status: seen_of(f.severity),
+        path: fix::Target::of(f).path,
+        value: fix::Target::of(f).value,
+        message: f.title.clone(),
+        fixes: f.remedies.clone(),
+    });
+    let code = FindingId::from_code(id).unwrap();
+    let passed = r.passed.iter().filter(|p| p.id == code).map(|p| Outcome {
+        status: Seen::Passed,
+        path: p.path.clone(),
+        value: p.value.clone(),
+        message: p.message.clone(),
+        fixes: Vec::new(),
+    });
+    found.chain(passed).collect()
+}
+
+fn seen_of(s: rdp_doctor_model::Severity) -> Seen {
+    match s {
+        rdp_doctor_model::Severity::Error => Seen::Error,
+        rdp_doctor_model::Severity::Warning => Seen::Warning,
+        rdp_doctor_model::Severity::Info => Seen::Info,
+    }
 }
 
 fn run(system: &[u8], sw: &[u8], windows: Option<&std::path::Path>) -> Report {
@@ -56,7 +90,7 @@ fn a_valid_certificate_and_its_key_file() {
     let r = run(&clean_system(), &sw, Some(dir.path()));
     let c = checks(&r, "HOST020");
     assert_eq!(c.len(), 1);
-    assert_eq!(c[0].status, Status::Ok, "{:#?}", c);
+    assert_eq!(c[0].status, Seen::Passed, "{:#?}", c);
     assert!(c[0].value.contains("CN=RESCUED-HOST"), "{}", c[0].value);
     assert!(
         c[0].value
@@ -71,11 +105,11 @@ fn a_valid_certificate_and_its_key_file() {
     );
     assert_eq!(c[0].path, format!("HKLM\\SOFTWARE\\{STORE}\\{thumb}\\Blob"));
     let k = checks(&r, "HOST021");
-    assert_eq!(k[0].status, Status::Ok, "{:#?}", k);
+    assert_eq!(k[0].status, Seen::Passed, "{:#?}", k);
     assert!(k[0]
         .path
         .ends_with(&format!("{}_{MACHINE_GUID}", cert::TS_KEY_CONTAINER_FILE)));
-    assert_eq!(checks(&r, "HOST017")[0].status, Status::Ok);
+    assert_eq!(checks(&r, "HOST017")[0].status, Seen::Passed);
     assert_eq!(checks(&r, "HOST016")[0].value, thumb);
 
     // The key file gone: the certificate cannot be used.
@@ -83,7 +117,7 @@ fn a_valid_certificate_and_its_key_file() {
         .unwrap();
     let r = run(&clean_system(), &sw, Some(dir.path()));
     let k = checks(&r, "HOST021");
-    assert_eq!(k[0].status, Status::Fail, "{:#?}", k);
+    assert_eq!(k[0].status, Seen::Error, "{:#?}", k);
     assert!(k[0].value.contains("TSSecKeySet1"));
     // Without --windows the key is not looked for.
     let r = run(&clean_system(), &sw, None);
@@ -104,20 +138,20 @@ fn an_expired_certificate_the_listener_is_pinned_to_is_fixed_by_unpinning() {
     });
     let r = run(&system, &sw, None);
     let c = checks(&r, "HOST020");
-    assert_eq!(c[0].status, Status::Warn);
+    assert_eq!(c[0].status, Seen::Warning);
     assert!(
         c[0].message.contains("expired on 2021-01-01T00:00:00Z"),
         "{}",
         c[0].message
     );
     let pin = checks(&r, "HOST013");
-    assert_eq!(pin[0].status, Status::Fail, "{:#?}", pin);
+    assert_eq!(pin[0].status, Seen::Error, "{:#?}", pin);
     assert!(pin[0].message.contains("expired"), "{}", pin[0].message);
 
     let plan = fix::plan(
         &r,
         &Options {
-            only: vec!["HOST013".into()],
+            only: vec![FindingId::PinnedCertificateMissing],
             allow_downgrade: false,
         },
     );
@@ -146,7 +180,7 @@ fn damaged_store_entries_are_warnings_not_panics() {
     );
     let r = run(&clean_system(), &sw, None);
     let c = checks(&r, "HOST020");
-    assert_eq!(c[0].status, Status::Warn);
+    assert_eq!(c[0].status, Seen::Warning);
     assert!(c[0].message.contains("damaged"), "{}", c[0].message);
 
     let mut cut = blob(&der, "TSSecKeySet1", PROVIDER);
@@ -154,7 +188,7 @@ fn damaged_store_entries_are_warnings_not_panics() {
     let sw = store_with(&sha1_upper(&der), cut);
     let r = run(&clean_system(), &sw, None);
     let c = checks(&r, "HOST020");
-    assert_eq!(c[0].status, Status::Warn);
+    assert_eq!(c[0].status, Seen::Warning);
     assert!(
         c[0].message.contains("cannot be read") && c[0].message.contains("claims"),
         "{}",

@@ -1,41 +1,50 @@
 //! `host check` on real SYSTEM hives (the regf crate's corpus copies).
 
-use std::path::PathBuf;
+mod common;
 
+use common::*;
 use rdp_doctor_codes::CauseId;
-use rdp_doctor_host::{check, Status};
-use rdp_doctor_regf::Hive;
-
-fn load(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../regf/tests/data")
-        .join(format!("{name}.xz"));
-    let compressed = std::fs::read(path).unwrap();
-    let mut out = Vec::new();
-    lzma_rs::xz_decompress(&mut &compressed[..], &mut out).unwrap();
-    out
-}
-
-fn status_of(report: &rdp_doctor_host::Report, id: &str) -> Status {
-    report
-        .checks
-        .iter()
-        .find(|c| c.id == id)
-        .unwrap_or_else(|| panic!("no {id}"))
-        .status
-}
+use rdp_doctor_host::{check, check_offline};
+use rdp_doctor_regf::{Data, Hive};
 
 #[test]
 fn rdp_enabled_win7_host_is_clean() {
     let bytes = load("regipy_SYSTEM_win7_32bit");
     let r = check(&Hive::new(&bytes).unwrap(), None, None).unwrap();
-    assert_eq!(r.failures(), 0, "{:#?}", r.checks);
+    assert_eq!(r.failures(), 0, "{:#?}", r.findings);
     assert_eq!(r.current_control_set, "ControlSet001");
     assert!(!r.system_dirty);
-    assert_eq!(status_of(&r, "HOST001"), Status::Ok);
-    assert_eq!(status_of(&r, "HOST006"), Status::Ok);
+    assert_eq!(seen(&r, "HOST001"), [Seen::Passed]);
     // NLA off on this host (UserAuthentication=0): reported, not a failure.
-    assert_eq!(status_of(&r, "HOST011"), Status::Info);
+    assert_eq!(seen(&r, "HOST011"), [Seen::Info]);
+}
+
+#[test]
+fn a_rule_for_domain_and_private_only_leaves_the_public_profile_uncovered() {
+    // Windows 7: RemoteDesktop-In-TCP (Domain, Private) is active, its Public copy
+    // RemoteDesktop-In-TCP_1 is not. Without SOFTWARE the network's profile is unknown.
+    let bytes = load("regipy_SYSTEM_win7_32bit");
+    let r = check(&Hive::new(&bytes).unwrap(), None, None).unwrap();
+    assert_eq!(seen(&r, "HOST006"), [Seen::Warning], "{:#?}", r.findings);
+    let w = &found(&r, "HOST006")[0];
+    assert!(w.title.contains("Public"), "{}", w.title);
+    assert_eq!(w.remedies[0].actions[0].name(), "RemoteDesktop-In-TCP_1");
+
+    // SOFTWARE says the host's network is a domain network: covered.
+    let dir = tempfile::tempdir().unwrap();
+    let sys = write(dir.path(), "SYSTEM", &bytes);
+    let profiles = "Microsoft\\Windows NT\\CurrentVersion\\NetworkList\\Profiles\\{6A1C1E6E-0001}";
+    let domain = write(dir.path(), "SOFTWARE", &software(|ed| {
+        ed.set_value(profiles, "Category", &Data::Dword(2)).unwrap();
+    }));
+    let r = check_offline(&sys, Some(&domain), None).unwrap();
+    assert_eq!(seen(&r, "HOST006"), [Seen::Passed], "{:#?}", r.findings);
+    // A public network: the connection is refused there, an error.
+    let public = write(dir.path(), "SOFTWARE.public", &software(|ed| {
+        ed.set_value(profiles, "Category", &Data::Dword(0)).unwrap();
+    }));
+    let r = check_offline(&sys, Some(&public), None).unwrap();
+    assert_eq!(seen(&r, "HOST006"), [Seen::Error], "{:#?}", r.findings);
 }
 
 #[test]
@@ -47,15 +56,15 @@ fn rdp_disabled_hosts_are_found_with_the_path() {
     ] {
         let bytes = load(name);
         let r = check(&Hive::new(&bytes).unwrap(), None, None).unwrap();
-        let deny = r.checks.iter().find(|c| c.id == "HOST001").unwrap();
-        assert_eq!(deny.status, Status::Fail, "{name}");
+        assert_eq!(seen(&r, "HOST001"), [Seen::Error], "{name}");
+        let deny = found(&r, "HOST001")[0];
         assert_eq!(deny.cause, Some(CauseId::RemoteDesktopDisabled));
         assert_eq!(
-            deny.path,
+            cited(deny),
             "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\fDenyTSConnections"
         );
         assert!(r.system_dirty, "{name} is dirty in the corpus");
-        assert_eq!(status_of(&r, "HOST000"), Status::Warn);
+        assert_eq!(seen(&r, "HOST000"), [Seen::Warning]);
         assert!(
             r.verdict.contains("Remote Desktop is turned off"),
             "{}",
@@ -69,11 +78,8 @@ fn inactive_remote_desktop_firewall_rules_are_a_failure() {
     // This host's RemoteDesktop rules exist but are inactive, and the firewall is on.
     let bytes = load("regipy_SYSTEM_win10_1709");
     let r = check(&Hive::new(&bytes).unwrap(), None, None).unwrap();
-    let fw = r.checks.iter().find(|c| c.id == "HOST006").unwrap();
-    assert_eq!(
-        (fw.status, fw.cause),
-        (Status::Fail, Some(CauseId::FirewallOrPort))
-    );
+    assert_eq!(seen(&r, "HOST006"), [Seen::Error]);
+    assert_eq!(found(&r, "HOST006")[0].cause, Some(CauseId::FirewallOrPort));
 }
 
 #[test]

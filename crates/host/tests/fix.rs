@@ -8,7 +8,8 @@ use std::path::Path;
 use common::*;
 use rdp_doctor_host::apply::{self, Input};
 use rdp_doctor_host::fix::{self, HeldReason, Options};
-use rdp_doctor_host::{Action, Report, Root, Status};
+use rdp_doctor_host::{Action, Report, Root};
+use rdp_doctor_model::FindingId;
 use rdp_doctor_regf::{Data, Hive, HiveEditor};
 
 struct Case {
@@ -16,7 +17,7 @@ struct Case {
     system: fn(&mut HiveEditor),
     software: Option<fn(&mut HiveEditor)>,
     id: &'static str,
-    status: Status,
+    status: Seen,
     /// An action the plan must contain: (root, key, name, data; None = delete).
     action: (Root, &'static str, &'static str, Option<Data>),
 }
@@ -33,7 +34,7 @@ fn cases() -> Vec<Case> {
             system: |ed| dword(ed, TS, "fDenyTSConnections", 1),
             software: None,
             id: "HOST001",
-            status: Status::Fail,
+            status: Seen::Error,
             action: (
                 Root::System,
                 CCS_TS,
@@ -46,7 +47,7 @@ fn cases() -> Vec<Case> {
             system: |ed| dword(ed, RDP_TCP, "fEnableWinStation", 0),
             software: None,
             id: "HOST002",
-            status: Status::Fail,
+            status: Seen::Error,
             action: (
                 Root::System,
                 CCS_RDP,
@@ -59,7 +60,7 @@ fn cases() -> Vec<Case> {
             system: |ed| dword(ed, "ControlSet001\\Services\\TermService", "Start", 4),
             software: None,
             id: "HOST004",
-            status: Status::Fail,
+            status: Seen::Error,
             action: (
                 Root::System,
                 "CurrentControlSet\\Services\\TermService",
@@ -72,7 +73,7 @@ fn cases() -> Vec<Case> {
             system: |ed| dword(ed, "ControlSet001\\Services\\UmRdpService", "Start", 4),
             software: None,
             id: "HOST004",
-            status: Status::Warn,
+            status: Seen::Warning,
             action: (
                 Root::System,
                 "CurrentControlSet\\Services\\UmRdpService",
@@ -85,7 +86,7 @@ fn cases() -> Vec<Case> {
             system: |ed| dword(ed, TS, "TSServerDrainMode", 1),
             software: None,
             id: "HOST005",
-            status: Status::Fail,
+            status: Seen::Error,
             action: (
                 Root::System,
                 CCS_TS,
@@ -98,7 +99,7 @@ fn cases() -> Vec<Case> {
             system: |ed| dword(ed, TS, "WinStationsDisabled", 1),
             software: None,
             id: "HOST005",
-            status: Status::Fail,
+            status: Seen::Error,
             action: (
                 Root::System,
                 CCS_TS,
@@ -111,7 +112,7 @@ fn cases() -> Vec<Case> {
             system: |ed| dword(ed, RDP_TCP, "PortNumber", 3390),
             software: None,
             id: "HOST006",
-            status: Status::Fail,
+            status: Seen::Error,
             action: (
                 Root::System,
                 CCS_RULES,
@@ -127,7 +128,8 @@ fn cases() -> Vec<Case> {
             },
             software: None,
             id: "HOST006",
-            status: Status::Fail,
+            // Public is still covered by RemoteDesktop-In-TCP_1; the network's profile is unknown.
+            status: Seen::Warning,
             action: (Root::System, CCS_RULES, "RemoteDesktop-In-TCP", None),
         },
         Case {
@@ -135,7 +137,7 @@ fn cases() -> Vec<Case> {
             system: |ed| dword(ed, TS, "MaxOutstandingConnections", 2),
             software: None,
             id: "HOST007",
-            status: Status::Warn,
+            status: Seen::Warning,
             action: (
                 Root::System,
                 CCS_TS,
@@ -148,7 +150,7 @@ fn cases() -> Vec<Case> {
             system: |ed| dword(ed, RDP_TCP, "MaxInstanceCount", 1),
             software: None,
             id: "HOST008",
-            status: Status::Warn,
+            status: Seen::Warning,
             action: (
                 Root::System,
                 CCS_RDP,
@@ -161,7 +163,7 @@ fn cases() -> Vec<Case> {
             system: |ed| dword(ed, RDP_TCP, "LanAdapter", 2),
             software: None,
             id: "HOST009",
-            status: Status::Warn,
+            status: Seen::Warning,
             action: (Root::System, CCS_RDP, "LanAdapter", Some(Data::Dword(0))),
         },
         Case {
@@ -172,7 +174,7 @@ fn cases() -> Vec<Case> {
             },
             software: None,
             id: "HOST011",
-            status: Status::Fail,
+            status: Seen::Error,
             action: (Root::System, CCS_RDP, "SecurityLayer", Some(Data::Dword(2))),
         },
         Case {
@@ -187,7 +189,7 @@ fn cases() -> Vec<Case> {
             },
             software: Some(|_| {}),
             id: "HOST013",
-            status: Status::Fail,
+            status: Seen::Error,
             action: (Root::System, CCS_RDP, "SSLCertificateSHA1Hash", None),
         },
         Case {
@@ -195,7 +197,7 @@ fn cases() -> Vec<Case> {
             system: |_| {},
             software: Some(|ed| dword(ed, POLICY, "fDenyTSConnections", 1)),
             id: "HOST001",
-            status: Status::Fail,
+            status: Seen::Error,
             action: (
                 Root::Software,
                 POLICY,
@@ -206,12 +208,12 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn status_of(r: &Report, id: &str) -> Vec<Status> {
-    r.checks
-        .iter()
-        .filter(|c| c.id == id)
-        .map(|c| c.status)
-        .collect()
+fn status_of(r: &Report, id: &str) -> Vec<Seen> {
+    seen(r, id)
+}
+
+fn only(code: &str) -> Vec<FindingId> {
+    vec![FindingId::from_code(code).unwrap()]
 }
 
 fn sha(path: &Path) -> String {
@@ -243,7 +245,7 @@ fn every_breaking_case_is_found_fixed_verified_and_undone() {
             status_of(&report, case.id).contains(&case.status),
             "{}: {:#?}",
             case.name,
-            report.checks
+            report.findings
         );
 
         let plan = fix::plan(&report, &Options::default());
@@ -251,7 +253,7 @@ fn every_breaking_case_is_found_fixed_verified_and_undone() {
         let found = plan
             .actions
             .iter()
-            .find(|a| a.root() == *root && a.key() == *key && a.name() == *name);
+            .find(|a| a.root() == Some(*root) && a.key() == *key && a.name() == *name);
         let found = found.unwrap_or_else(|| {
             panic!(
                 "{}: no action on {key}\\{name}: {:#?}",
@@ -267,7 +269,7 @@ fn every_breaking_case_is_found_fixed_verified_and_undone() {
             (Action::DeleteValue { .. }, None) => {}
             (a, _) => panic!("{}: unexpected {a:?}", case.name),
         }
-        assert!(plan.steps.iter().all(|s| !s.fix.downgrade), "{}", case.name);
+        assert!(plan.steps.iter().all(|s| !s.remedy.downgrade), "{}", case.name);
         // Planning wrote nothing.
         assert_eq!(sha(&sys_path), sys_sha);
 
@@ -277,17 +279,17 @@ fn every_breaking_case_is_found_fixed_verified_and_undone() {
         assert!(
             status_of(&done.report_after, case.id)
                 .iter()
-                .all(|s| matches!(s, Status::Ok | Status::Info)),
+                .all(|s| matches!(s, Seen::Passed | Seen::Info)),
             "{}: {:#?}",
             case.name,
-            done.report_after.checks
+            done.report_after.findings
         );
         assert_eq!(
             done.report_after.failures(),
             0,
             "{}: {:#?}",
             case.name,
-            done.report_after.checks
+            done.report_after.findings
         );
         // The file itself, read again, holds the new value.
         let changed = if *root == Root::System {
@@ -358,12 +360,12 @@ fn a_downgrade_is_applied_only_when_allowed() {
     let system = Input::open(Root::System, &sys).unwrap();
     let software = Input::open(Root::Software, &sw).unwrap();
     let report = apply::check_inputs(&system, Some(&software), Some(&windows)).unwrap();
-    assert_eq!(status_of(&report, "HOST017"), vec![Status::Fail]);
+    assert_eq!(status_of(&report, "HOST017"), vec![Seen::Error]);
 
     let plan = fix::plan(
         &report,
         &Options {
-            only: vec!["HOST017".into()],
+            only: only("HOST017"),
             allow_downgrade: false,
         },
     );
@@ -371,18 +373,18 @@ fn a_downgrade_is_applied_only_when_allowed() {
     assert!(plan
         .held
         .iter()
-        .any(|h| h.reason == HeldReason::Downgrade && h.fix.downgrade));
+        .any(|h| h.reason == HeldReason::Downgrade && h.remedy.downgrade));
     assert!(plan.held.iter().any(|h| h.reason == HeldReason::Manual));
 
     let plan = fix::plan(
         &report,
         &Options {
-            only: vec!["host017".into()],
+            only: only("host017"),
             allow_downgrade: true,
         },
     );
     assert_eq!(plan.steps.len(), 1);
-    assert!(plan.steps[0].fix.downgrade);
+    assert!(plan.steps[0].remedy.downgrade);
     let want = [
         Action::SetValue {
             root: Root::System,
@@ -407,7 +409,7 @@ fn a_downgrade_is_applied_only_when_allowed() {
     )
     .unwrap();
     // The key is still broken, but no longer used: a warning, not a failure.
-    assert_eq!(status_of(&done.report_after, "HOST017"), vec![Status::Warn]);
+    assert_eq!(status_of(&done.report_after, "HOST017"), vec![Seen::Warning]);
 }
 
 #[test]
@@ -418,9 +420,9 @@ fn a_contradiction_prefers_raising_security_and_keeps_the_downgrade_as_an_altern
     });
     let h = Hive::new(&bytes).unwrap();
     let r = rdp_doctor_host::check(&h, None, None).unwrap();
-    let c = r.checks.iter().find(|c| c.id == "HOST011").unwrap();
-    assert_eq!(c.fixes.len(), 2);
-    assert!(!c.fixes[0].downgrade && c.fixes[1].downgrade);
+    let c = found(&r, "HOST011")[0];
+    assert_eq!(c.remedies.len(), 2);
+    assert!(!c.remedies[0].downgrade && c.remedies[1].downgrade);
     for allow_downgrade in [false, true] {
         let plan = fix::plan(
             &r,
@@ -467,7 +469,7 @@ fn a_dirty_hive_is_replayed_from_its_logs_or_refused() {
     assert_eq!(input.logs.len(), 2);
     let report = apply::check_inputs(&input, None, None).unwrap();
     assert!(
-        report.checks.iter().all(|c| c.id != "HOST000"),
+        seen(&report, "HOST000").is_empty(),
         "replayed: no longer dirty"
     );
     let plan = fix::plan(&report, &Options::default());
@@ -476,7 +478,7 @@ fn a_dirty_hive_is_replayed_from_its_logs_or_refused() {
         done.report_after.failures(),
         0,
         "{:#?}",
-        done.report_after.checks
+        done.report_after.findings
     );
     let h = std::fs::read(&sys).unwrap();
     let hive = Hive::new(&h).unwrap();
@@ -537,10 +539,10 @@ fn only_limits_the_plan() {
     let p = fix::plan(
         &r,
         &Options {
-            only: vec!["HOST002".into()],
+            only: only("HOST002"),
             allow_downgrade: false,
         },
     );
     assert_eq!(p.steps.len(), 1);
-    assert_eq!(p.steps[0].check.id, "HOST002");
+    assert_eq!(p.steps[0].finding.id, FindingId::ListenerDisabled);
 }

@@ -114,3 +114,33 @@ fn hivexregedit_merges_the_reg_file_into_the_values_the_actions_hold() {
         .unwrap();
     assert_eq!(ts.value("fDenyTSConnections").unwrap(), None);
 }
+
+#[test]
+fn the_powershell_script_changes_firewall_rules_with_the_cmdlets() {
+    // The Public-profile Remote Desktop rule of the Windows 7 hive is inactive,
+    // and on port 3390 no rule covers the listener at all.
+    let system = load("regipy_SYSTEM_win7_32bit");
+    let moved = edited(&system, |ed| {
+        dword(ed, RDP_TCP, "PortNumber", 3390)
+    });
+    let plan_of = |bytes: &[u8]| {
+        let h = Hive::new(bytes).unwrap();
+        let r = rdp_doctor_host::check(&h, None, None).unwrap();
+        rdp_doctor_host::fix::plan(&r, &Default::default())
+    };
+    let enable = render::to_powershell(&plan_of(&system));
+    assert!(
+        enable.contains("\r\nEnable-NetFirewallRule -Name 'RemoteDesktop-In-TCP_1'\r\n"),
+        "{enable}"
+    );
+    let add = render::to_powershell(&plan_of(&moved));
+    assert!(
+        add.contains("\r\nNew-NetFirewallRule -Name 'RdpDoctor-RemoteDesktop-In-TCP-3390' -DisplayName 'Remote Desktop (TCP-In, port 3390)' -Direction Inbound -Action Allow -Protocol TCP -LocalPort 3390"),
+        "{add}"
+    );
+    // No raw rule strings written into the registry behind the firewall service's back.
+    for script in [&enable, &add] {
+        assert!(!script.contains("v2.10|"), "{script}");
+        assert!(!script.contains("-Name 'RemoteDesktop-In-TCP_1' -PropertyType"), "{script}");
+    }
+}

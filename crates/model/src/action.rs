@@ -51,7 +51,11 @@ pub enum Action {
         data: Data,
     },
     /// Delete a host registry value; nothing happens when it is absent.
-    DeleteValue { root: Root, key: String, name: String },
+    DeleteValue {
+        root: Root,
+        key: String,
+        name: String,
+    },
     /// Set a policy value on the client (`HKLM\SOFTWARE\Policies\…`), e.g. the TCP-only workaround.
     ClientPolicy {
         key: String,
@@ -115,7 +119,10 @@ impl Action {
     /// `HKLM\ROOT\key\name` for registry actions; the command or file otherwise.
     pub fn path(&self) -> String {
         match self {
-            Action::SetValue { root, key, name, .. } | Action::DeleteValue { root, key, name } => {
+            Action::SetValue {
+                root, key, name, ..
+            }
+            | Action::DeleteValue { root, key, name } => {
                 format!("HKLM\\{}\\{key}\\{name}", root.name())
             }
             Action::ClientPolicy { key, name, .. } => format!("HKLM\\SOFTWARE\\{key}\\{name}"),

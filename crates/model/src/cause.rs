@@ -30,11 +30,17 @@ pub enum CauseId {
     CorruptRdpFile,
     UdpTransport,
     SmartCard,
+    /// No domain controller / KDC reachable, or clocks too far apart for Kerberos.
+    DomainController,
+    /// The name connected to does not match the server's SPN or certificate.
+    TargetName,
+    /// An account restriction forbids the logon (blank password, logon hours, workstations).
+    AccountRestriction,
 }
 
 impl CauseId {
     /// Every cause, in catalog order.
-    pub const ALL: [CauseId; 21] = [
+    pub const ALL: [CauseId; 24] = [
         CauseId::NameResolution,
         CauseId::NetworkPath,
         CauseId::FirewallOrPort,
@@ -56,6 +62,9 @@ impl CauseId {
         CauseId::CorruptRdpFile,
         CauseId::UdpTransport,
         CauseId::SmartCard,
+        CauseId::DomainController,
+        CauseId::TargetName,
+        CauseId::AccountRestriction,
     ];
 
     /// The snake_case name used in JSON and on the command line.
@@ -82,6 +91,9 @@ impl CauseId {
             CauseId::CorruptRdpFile => "corrupt_rdp_file",
             CauseId::UdpTransport => "udp_transport",
             CauseId::SmartCard => "smart_card",
+            CauseId::DomainController => "domain_controller",
+            CauseId::TargetName => "target_name",
+            CauseId::AccountRestriction => "account_restriction",
         }
     }
 

@@ -128,14 +128,14 @@ finding_ids! {
     NonDefaultPort = "HOST003", Host, "info", Some(FirewallOrPort), "RDP-Tcp PortNumber is not 3389";
     ServiceDisabled = "HOST004", Host, "error", Some(ServiceOrListenerDown), "TermService, UmRdpService or SessionEnv is disabled (Start 4), or TermService is missing";
     DrainMode = "HOST005", Host, "error", Some(DrainOrLogonsDisabled), "drain mode or logons disabled (TSServerDrainMode, WinStationsDisabled)";
-    FirewallBlocks = "HOST006", Host, "error/warning", Some(FirewallOrPort), "the firewall is on and no active inbound rule allows TCP to the listener's port in every active profile";
+    FirewallBlocks = "HOST006", Host, "error/warning", Some(FirewallOrPort), "the firewall is on and no active inbound rule allows TCP to the listener's port in a profile the host's networks use (warning: an enabled profile is not covered and, without SOFTWARE, the networks' profiles are unknown)";
     FewOutstandingConnections = "HOST007", Host, "warning", Some(ConnectionLimit), "MaxOutstandingConnections below 10";
     FewInstances = "HOST008", Host, "warning", Some(ConnectionLimit), "RDP-Tcp MaxInstanceCount (or its policy) allows 2 or fewer connections";
     BoundToOneAdapter = "HOST009", Host, "warning", Some(ServiceOrListenerDown), "RDP-Tcp LanAdapter binds the listener to one adapter";
     RdpSecurityOnly = "HOST010", Host, "warning", Some(SecurityLayerMismatch), "SecurityLayer 0: RDP security only";
     NlaSetting = "HOST011", Host, "error/info", Some(SecurityLayerMismatch), "NLA required with SecurityLayer 0 (contradiction), or NLA off (info)";
     FipsEncryption = "HOST012", Host, "info", Some(SecurityLayerMismatch), "MinEncryptionLevel 4: FIPS";
-    PinnedCertificateMissing = "HOST013", Host, "error/warning", Some(CertificateOrKey), "the pinned SSLCertificateSHA1Hash is in no certificate store, or it expired";
+    PinnedCertificateMissing = "HOST013", Host, "error/info", Some(CertificateOrKey), "the pinned SSLCertificateSHA1Hash is in no certificate store, or it expired (info: a certificate is pinned and SOFTWARE was not given)";
     SingleSessionPerUser = "HOST014", Host, "info", None, "fSingleSessionPerUser";
     TransportPolicy = "HOST015", Host, "info", Some(UdpTransport), "policy SelectTransport";
     RemoteDesktopCertificates = "HOST016", Host, "info", None, "the Remote Desktop certificate store's thumbprints";
@@ -147,7 +147,7 @@ finding_ids! {
     // ---- event logs ----
     ListenerKeyUnusable = "EVT001", Events, "error", Some(CertificateOrKey), "the listener cannot create or use its certificate's private key (TermService 1057/1058, Schannel 36870)";
     TlsHandshakesFail = "EVT002", Events, "warning", Some(TlsSettings), "TLS handshakes fail (Schannel 36871, 36874, 36887/36888 with alert codes)";
-    BruteForce = "EVT003", Events, "warning", Some(Credentials), "brute force: failed logons (4625, RdpCoreTS 140) from one address or workstation";
+    BruteForce = "EVT003", Events, "warning", Some(Credentials), "brute force: failed logons (4625, RdpCoreTS 140) from one address, or from one workstation against one account when no address is logged; a successful logon that followed is shown";
     ConnectionFlood = "EVT004", Events, "error/warning", Some(ConnectionLimit), "TermService refused connections (1006), or a connection flood (RdpCoreTS 131, RD Gateway 312) from one address";
     NoRemoteDesktopRight = "EVT005", Events, "error", Some(NoRemoteLogonRight), "logons denied for lack of the Remote Desktop right (4825, or 4625 with 0xC000015B)";
     FailedLogons = "EVT006", Events, "info", Some(Credentials), "failed logons, by decoded status";
@@ -158,6 +158,7 @@ finding_ids! {
     GatewayNoRap = "EVT011", Events, "error", Some(Gateway), "the RD Gateway refused resources: no RD RAP lets the user reach them (301)";
     GatewayCannotReachHost = "EVT012", Events, "error", Some(Gateway), "the RD Gateway authorized the connection but could not reach the host (304)";
     GatewayRefused = "EVT013", Events, "warning", Some(Gateway), "the RD Gateway did not let users in: connection limit (203), authentication method (305), tunnel (306)";
+    LogTruncated = "EVT014", Events, "warning", None, "a log file is cut short (ends inside a 64 KiB chunk, or holds fewer chunks than its header counts): only its complete chunks are read";
 
     // ---- .rdp files ----
     BinaryGarbage = "RDPF001", RdpFile, "error", Some(CorruptRdpFile), "binary garbage (control characters) in a line";
@@ -166,7 +167,7 @@ finding_ids! {
     UnknownType = "RDPF004", RdpFile, "error", Some(CorruptRdpFile), "a type other than `s`, `i`, `b`";
     WrongType = "RDPF005", RdpFile, "error", Some(CorruptRdpFile), "the type differs from the documented one";
     NotAnInteger = "RDPF006", RdpFile, "error", Some(CorruptRdpFile), "an `i` value that is not a 32-bit integer";
-    ValueOutOfRange = "RDPF007", RdpFile, "error", Some(CorruptRdpFile), "a value outside the documented values or range";
+    ValueOutOfRange = "RDPF007", RdpFile, "error", Some(CorruptRdpFile), "a value outside the documented values or range (`server port`: 1-65535)";
     ConflictingDuplicate = "RDPF008", RdpFile, "warning", Some(CorruptRdpFile), "the same property set several times with different values (FreeRDP uses the last)";
     RepeatedProperty = "RDPF009", RdpFile, "info", None, "the same property repeated with the same value";
     UnknownProperty = "RDPF010", RdpFile, "warning", None, "a property not in the catalog (kept)";
@@ -175,7 +176,7 @@ finding_ids! {
     MalformedGateway = "RDPF013", RdpFile, "error", Some(Gateway), "a gateway is to be used but `gatewayhostname` is empty or malformed";
     SavedPassword = "RDPF014", RdpFile, "warning", None, "a saved password blob (`password 51:b:`)";
     WeakSecuritySettings = "RDPF015", RdpFile, "warning", Some(SecurityLayerMismatch), "conflicting or weakening security settings (CredSSP without negotiation, NLA off, authentication level 0)";
-    SignatureProblem = "RDPF016", RdpFile, "error/info", Some(CorruptRdpFile), "signed files: signscope without signature or the reverse, signed properties missing or repeated, a signature blob that is not rdpsign's layout";
+    SignatureProblem = "RDPF016", RdpFile, "error/info", Some(CorruptRdpFile), "signed files: signscope without signature or the reverse, signed properties missing or repeated, a signature blob that is not rdpsign's layout (the cryptographic signature itself is not verified)";
     NotMstscEncoding = "RDPF017", RdpFile, "info", None, "not mstsc's encoding (both are read)";
     PortConflict = "RDPF018", RdpFile, "warning", Some(FirewallOrPort), "`server port` differs from the port in `full address`";
     TrailingSpaces = "RDPF019", RdpFile, "warning", Some(CorruptRdpFile), "a string value with trailing spaces";

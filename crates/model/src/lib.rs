@@ -13,6 +13,7 @@
 
 pub mod action;
 pub mod cause;
+pub mod command;
 pub mod evidence;
 pub mod finding;
 pub mod id;

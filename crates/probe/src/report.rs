@@ -1,9 +1,13 @@
 //! The probe's result: one uniform, serialisable report, phase by phase.
+//! Every failure is a typed outcome; the words for people are in [`crate::text`].
 
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
+pub use rdp_doctor_model::PhaseName;
+
+use crate::path::TcpInfo;
 use crate::wire::cert::CertInfo;
 use crate::wire::ntlm::NtlmInfo;
 use crate::wire::x224::Protocol;
@@ -21,32 +25,6 @@ pub enum Status {
     Skipped,
 }
 
-/// The phases, in connection order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhaseName {
-    Dns,
-    Tcp,
-    X224,
-    Tls,
-    Credssp,
-    /// The credentialed connection (only with credentials).
-    Connect,
-}
-
-impl PhaseName {
-    pub fn label(self) -> &'static str {
-        match self {
-            PhaseName::Dns => "DNS",
-            PhaseName::Tcp => "TCP",
-            PhaseName::X224 => "X.224",
-            PhaseName::Tls => "TLS",
-            PhaseName::Credssp => "CredSSP",
-            PhaseName::Connect => "Connect",
-        }
-    }
-}
-
 /// One phase: outcome, time, and the evidence behind it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Phase {
@@ -55,6 +33,16 @@ pub struct Phase {
     pub duration_ms: f64,
     pub summary: String,
     pub evidence: Vec<String>,
+}
+
+/// Which kind of ICMP-or-routing failure a connect met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unreachable {
+    /// No route to the network (ENETUNREACH): routing, VPN or gateway.
+    Network,
+    /// The host does not answer ARP / ICMP host unreachable (EHOSTUNREACH).
+    Host,
 }
 
 /// How a TCP connect ended.
@@ -70,20 +58,31 @@ pub enum TcpOutcome {
     Reset,
     /// ICMP unreachable or no route.
     Unreachable {
-        message: String,
+        what: Unreachable,
     },
+    /// Another socket error (its OS text, for people only).
     Error {
         message: String,
     },
 }
 
-/// Kernel TCP statistics of a connection (Linux TCP_INFO).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct TcpStats {
-    pub rtt_ms: f64,
-    pub rtt_var_ms: f64,
-    pub retransmits_total: u32,
-    pub mss: u32,
+/// What a server sent that is not an X.224 Connection Confirm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ForeignAnswer {
+    /// An HTTP status line: a web server or a proxy listens on the port.
+    Http { status_line: String },
+    /// An HTML page without a status line (an HTTP server answering what it
+    /// took for an HTTP/0.9 request), with the error code it shows.
+    HttpPage { status: Option<u16> },
+    /// An MCS Disconnect Provider Ultimatum instead of a Connection Confirm.
+    McsDisconnect { reason: u8 },
+    /// The connection closed in the middle of a frame.
+    Truncated { bytes: usize, hex: String },
+    /// Bytes that frame as nothing RDP knows.
+    Unknown { hex: String, reason: String },
+    /// The read failed with a socket error other than a reset.
+    ReadError { message: String },
 }
 
 /// The server's answer to a request for one protocol set.
@@ -109,9 +108,21 @@ pub enum NegotiationOutcome {
     /// Nothing came back before the deadline.
     TimedOut { bytes_sent: usize },
     /// The answer is not an X.224 Connection Confirm.
-    Garbage { message: String },
+    NotRdp { answer: ForeignAnswer },
     /// The TCP connection for this request failed.
     ConnectFailed { outcome: TcpOutcome },
+}
+
+impl NegotiationOutcome {
+    /// The server answered the request (selection, refusal or legacy confirm).
+    pub fn answered(&self) -> bool {
+        matches!(
+            self,
+            NegotiationOutcome::Selected { .. }
+                | NegotiationOutcome::Legacy
+                | NegotiationOutcome::Failure { .. }
+        )
+    }
 }
 
 /// One request of the support matrix.
@@ -123,6 +134,34 @@ pub struct ProtocolProbe {
     /// Whether the server accepts this request (selected one of the requested protocols).
     pub accepted: bool,
     pub duration_ms: f64,
+}
+
+/// Why a TLS handshake failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TlsFailure {
+    /// Nothing (or not enough) came back before the deadline.
+    Timeout { waited_ms: u64 },
+    /// The server refused every version or cipher offered (alert protocol_version,
+    /// handshake_failure, insufficient_security, or a ServerHello rustls cannot use).
+    NoCommonVersionOrCipher,
+    /// Another TLS alert from the server (its AlertDescription number).
+    Alert { description: u8 },
+    /// The server closed the connection without a byte after the ClientHello.
+    ClosedAfterClientHello,
+    /// The connection was reset.
+    Reset,
+    /// A plaintext MCS Disconnect Provider Ultimatum instead of a ServerHello
+    /// (xrdp and Windows when the listener cannot use its key).
+    PlaintextMcsDisconnect { reason: u8 },
+    /// The server closed in the middle of its TLS answer.
+    ClosedDuringHandshake,
+    /// The server's answer is not TLS.
+    NotTls,
+    /// A TLS error rustls reported on the server's messages.
+    Protocol { message: String },
+    /// The certificate could not be read.
+    BadCertificate { message: String },
 }
 
 /// Facts from the TLS handshake.
@@ -137,9 +176,49 @@ pub struct TlsFacts {
     pub not_yet_valid: Option<bool>,
     pub days_left: Option<i64>,
     /// Why the handshake failed, when it did.
-    pub error: Option<String>,
-    /// What the server sent instead of a TLS answer, when it did.
+    pub failure: Option<TlsFailure>,
+    /// What the server sent instead of a TLS answer, when it did (for people).
     pub server_sent: Option<String>,
+    /// The first byte the server sent in the TLS phase (0x16: a TLS handshake record).
+    pub server_first_byte: Option<u8>,
+}
+
+impl TlsFacts {
+    pub(crate) fn empty() -> Self {
+        TlsFacts {
+            version: None,
+            cipher: None,
+            chain: Vec::new(),
+            name_matches: None,
+            expired: None,
+            not_yet_valid: None,
+            days_left: None,
+            failure: None,
+            server_sent: None,
+            server_first_byte: None,
+        }
+    }
+
+    /// The handshake failed by the probe's deadline.
+    pub fn timed_out(&self) -> bool {
+        matches!(self.failure, Some(TlsFailure::Timeout { .. }))
+    }
+}
+
+/// Why the CredSSP NTLM exchange gave no information.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CredsspFailure {
+    /// No answer before the deadline.
+    Timeout { waited_ms: u64 },
+    /// The server closed after `after_bytes` bytes of its answer.
+    Closed { after_bytes: usize },
+    /// The answer announced a length out of bounds.
+    Oversized { length: usize },
+    /// The answer is not a TSRequest with an NTLM CHALLENGE.
+    Malformed { message: String },
+    /// A socket or TLS error.
+    Io { message: String },
 }
 
 /// Everything the probe learned.
@@ -153,14 +232,15 @@ pub struct ProbeReport {
     pub connected_to: Option<SocketAddr>,
     pub phases: Vec<Phase>,
     pub tcp: Option<TcpOutcome>,
-    pub tcp_stats: Option<TcpStats>,
+    /// Kernel TCP_INFO of the main connection.
+    pub tcp_stats: Option<TcpInfo>,
     /// What a client offering TLS, CredSSP and CredSSP-EX (as mstsc does) gets.
     pub negotiated: Option<ProtocolProbe>,
     /// One request per protocol: which ones the server supports.
     pub protocols: Vec<ProtocolProbe>,
     pub tls: Option<TlsFacts>,
     pub ntlm: Option<NtlmInfo>,
-    pub credssp_error: Option<String>,
+    pub credssp_error: Option<CredsspFailure>,
     pub connections_used: u32,
     pub total_ms: f64,
     /// The total budget ran out before every phase was done.
@@ -172,6 +252,36 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
+    /// An empty report for `host`:`port`.
+    pub fn new(target: &str, host: &str, port: u16) -> Self {
+        ProbeReport {
+            schema: SCHEMA,
+            target: target.to_string(),
+            host: host.to_string(),
+            port,
+            addresses: Vec::new(),
+            connected_to: None,
+            phases: Vec::new(),
+            tcp: None,
+            tcp_stats: None,
+            negotiated: None,
+            protocols: Vec::new(),
+            tls: None,
+            ntlm: None,
+            credssp_error: None,
+            connections_used: 0,
+            total_ms: 0.0,
+            budget_exhausted: false,
+            path: Default::default(),
+            connection: None,
+        }
+    }
+
+    /// `host:port`, IPv6 in brackets.
+    pub fn authority(&self) -> String {
+        crate::target::authority(&self.host, self.port)
+    }
+
     /// The phase named `name`, if it ran.
     pub fn phase(&self, name: PhaseName) -> Option<&Phase> {
         self.phases.iter().find(|p| p.name == name)

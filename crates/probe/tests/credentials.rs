@@ -2,6 +2,7 @@
 //! (NLA with a SAM file) and xrdp (TLS, and Standard RDP Security).
 //! Needs freerdp-shadow-cli, winpr-hash, Xvfb and xrdp (scripts/test.sh installs them).
 
+use rdp_doctor_model::FindingId;
 use std::time::Duration;
 
 use rdp_doctor_codes::CauseId;
@@ -109,8 +110,8 @@ async fn shadow_nla_right_password_completes_the_connection() {
     let ok = d
         .findings
         .iter()
-        .find(|f| f.id == "CONN000")
-        .expect("CONN000");
+        .find(|f| f.id == FindingId::ConnectionCompletes)
+        .expect("ConnectionCompletes");
     assert_eq!(ok.severity, Severity::Info);
     // The unauthenticated phases ran as before, and the connect phase added one connection.
     assert!(d.probe.ntlm.is_some());
@@ -143,7 +144,11 @@ async fn shadow_nla_wrong_password_is_a_logon_failure() {
     let f = &d.findings[0];
     assert_eq!(
         (f.id, f.severity, f.cause),
-        ("AUTH002", Severity::Error, CauseId::Credentials)
+        (
+            FindingId::CredsspFailsWithoutCode,
+            Severity::Error,
+            Some(CauseId::Credentials)
+        )
     );
     assert!(d.verdict.contains("fails at Connect"), "{}", d.verdict);
 }
@@ -220,8 +225,8 @@ async fn xrdp_rdp_security_goes_through_mcs_and_stops_before_the_security_exchan
     let f = d
         .findings
         .iter()
-        .find(|f| f.id == "CONN004")
-        .expect("CONN004");
+        .find(|f| f.id == FindingId::CannotGoFurther)
+        .expect("CannotGoFurther");
     assert_eq!(f.severity, Severity::Info);
 }
 
@@ -465,7 +470,11 @@ async fn a_credssp_error_code_is_a_logon_failure_naming_the_status() {
     let f = &d.findings[0];
     assert_eq!(
         (f.id, f.severity, f.cause),
-        ("AUTH001", Severity::Error, CauseId::Credentials)
+        (
+            FindingId::LogonRefused,
+            Severity::Error,
+            Some(CauseId::Credentials)
+        )
     );
     assert!(
         f.title
@@ -486,7 +495,7 @@ async fn an_account_restriction_is_named_as_such() {
         .expect("probe runs");
     let d = diagnose(report);
     let f = &d.findings[0];
-    assert_eq!(f.id, "AUTH001", "{:#?}", d.findings);
+    assert_eq!(f.id, FindingId::LogonRefused, "{:#?}", d.findings);
     assert!(
         f.title.contains("STATUS_ACCOUNT_RESTRICTION 0xC000006E"),
         "{}",
@@ -560,7 +569,10 @@ async fn set_error_info_then_disconnect_is_server_denied_with_its_errinfo() {
         Some((ConnectStep::McsConnect, Status::Fail))
     );
     let f = &d.findings[0];
-    assert_eq!((f.id, f.severity), ("CONN001", Severity::Error));
+    assert_eq!(
+        (f.id, f.severity),
+        (FindingId::SetErrorInfo, Severity::Error)
+    );
     assert!(
         f.title.contains("ERRINFO_SERVER_DENIED_CONNECTION 0x7 (7)"),
         "{}",
@@ -580,7 +592,7 @@ async fn an_mcs_disconnect_names_its_reason() {
         (1, "rn-provider-initiated")
     );
     let f = &d.findings[0];
-    assert_eq!(f.id, "CONN002");
+    assert_eq!(f.id, FindingId::McsDisconnect);
     assert!(f.title.contains("during MCS connect"), "{}", f.title);
     assert!(
         f.title.contains("rn-provider-initiated 0x1 (1)"),
@@ -599,7 +611,7 @@ async fn a_server_that_closes_after_the_connect_initial_is_named() {
             during: ConnectStep::McsConnect
         }
     );
-    assert_eq!(d.findings[0].id, "CONN003");
+    assert_eq!(d.findings[0].id, FindingId::ConnectionFailsAtSubPhase);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -626,5 +638,11 @@ async fn a_server_that_stalls_after_the_connect_initial_meets_the_step_deadline(
     assert!((390.0..=450.0).contains(waited_ms), "{waited_ms}");
     assert!(took < Duration::from_secs(3), "{took:?}");
     let f = &d.findings[0];
-    assert_eq!((f.id, f.cause), ("CONN003", CauseId::NetworkPath));
+    assert_eq!(
+        (f.id, f.cause),
+        (
+            FindingId::ConnectionFailsAtSubPhase,
+            Some(CauseId::NetworkPath)
+        )
+    );
 }

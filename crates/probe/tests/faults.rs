@@ -4,6 +4,7 @@
 //! not RDP; a listener that never answers). These listeners are a few lines of
 //! std networking each: no RDP bytes are scripted.
 
+use rdp_doctor_model::FindingId;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -33,10 +34,10 @@ fn serve(handler: fn(std::net::TcpStream)) -> u16 {
     port
 }
 
-async fn top(target: String) -> (String, Severity, CauseId, f64) {
+async fn top(target: String) -> (FindingId, Severity, Option<CauseId>, f64) {
     let d = diagnose(rdp_doctor_probe::probe(&target, &options()).await.unwrap());
     let f = &d.findings[0];
-    (f.id.to_string(), f.severity, f.cause, d.probe.total_ms)
+    (f.id, f.severity, f.cause, d.probe.total_ms)
 }
 
 #[tokio::test]
@@ -47,8 +48,12 @@ async fn closed_port_is_refused() {
     };
     let (id, sev, cause, _) = top(format!("127.0.0.1:{port}")).await;
     assert_eq!(
-        (id.as_str(), sev, cause),
-        ("NET002", Severity::Error, CauseId::FirewallOrPort)
+        (id, sev, cause),
+        (
+            FindingId::PortRefused,
+            Severity::Error,
+            Some(CauseId::FirewallOrPort)
+        )
     );
 }
 
@@ -56,7 +61,13 @@ async fn closed_port_is_refused() {
 async fn accept_then_close() {
     let port = serve(drop);
     let (id, _, cause, _) = top(format!("127.0.0.1:{port}")).await;
-    assert_eq!((id.as_str(), cause), ("RDP001", CauseId::ConnectionLimit));
+    assert_eq!(
+        (id, cause),
+        (
+            FindingId::ClosedWithoutAnswer,
+            Some(CauseId::ConnectionLimit)
+        )
+    );
 }
 
 #[tokio::test]
@@ -67,7 +78,10 @@ async fn not_rdp_on_this_port() {
         let _ = s.read(&mut b);
     });
     let (id, _, cause, _) = top(format!("127.0.0.1:{port}")).await;
-    assert_eq!((id.as_str(), cause), ("RDP002", CauseId::FirewallOrPort));
+    assert_eq!(
+        (id, cause),
+        (FindingId::NotRdp, Some(CauseId::FirewallOrPort))
+    );
 }
 
 #[tokio::test]
@@ -82,7 +96,10 @@ async fn silent_listener_is_a_stall_within_the_deadline() {
     });
     let started = Instant::now();
     let (id, _, cause, _) = top(format!("127.0.0.1:{port}")).await;
-    assert_eq!((id.as_str(), cause), ("NET005", CauseId::NetworkPath));
+    assert_eq!(
+        (id, cause),
+        (FindingId::StallAtPhase, Some(CauseId::NetworkPath))
+    );
     // Five requests, each bounded by the 0.8 s step deadline, inside the 5 s budget.
     assert!(
         started.elapsed() < Duration::from_secs(6),
@@ -104,7 +121,10 @@ async fn bad_targets_are_refused_before_any_traffic() {
 #[tokio::test]
 async fn unresolvable_name() {
     let (id, _, cause, _) = top("no-such-host.invalid:3389".into()).await;
-    assert_eq!((id.as_str(), cause), ("NET001", CauseId::NameResolution));
+    assert_eq!(
+        (id, cause),
+        (FindingId::NameDoesNotResolve, Some(CauseId::NameResolution))
+    );
 }
 
 /// Faults made by the kernel in a namespace of the test's own: DROP (filtered)
@@ -138,7 +158,10 @@ async fn firewall_drop_and_reject_in_a_namespace() {
     .unwrap();
     let started = Instant::now();
     let (id, _, cause, _) = top(format!("{}:3389", ns.ns_addr)).await;
-    assert_eq!((id.as_str(), cause), ("NET003", CauseId::FirewallOrPort));
+    assert_eq!(
+        (id, cause),
+        (FindingId::PortFiltered, Some(CauseId::FirewallOrPort))
+    );
     // Filtered costs the connect deadline (1 s here), no more.
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -146,7 +169,7 @@ async fn firewall_drop_and_reject_in_a_namespace() {
         started.elapsed()
     );
     let (id, _, _, _) = top(format!("{}:3390", ns.ns_addr)).await;
-    assert_eq!(id, "NET002");
+    assert_eq!(id, FindingId::PortRefused);
 }
 
 /// Hostile servers: each ends with a clear finding within its deadline.
@@ -193,10 +216,14 @@ async fn hostile_servers_end_within_the_deadline() {
         let _ = s.write_all(&[0x15, 3, 3, 0, 2, 2, 40]); // fatal handshake_failure
         let _ = s.read(&mut b);
     });
-    for (port, want) in [(endless, "RDP002"), (drip, "NET005"), (short, "RDP002")] {
+    for (port, want) in [
+        (endless, FindingId::NotRdp),
+        (drip, FindingId::StallAtPhase),
+        (short, FindingId::NotRdp),
+    ] {
         let started = Instant::now();
         let (id, sev, _, _) = top(format!("127.0.0.1:{port}")).await;
-        assert_eq!((id.as_str(), sev), (want, Severity::Error), "port {port}");
+        assert_eq!((id, sev), (want, Severity::Error), "port {port}");
         assert!(
             started.elapsed() < Duration::from_secs(6),
             "{:?}",
@@ -209,17 +236,64 @@ async fn hostile_servers_end_within_the_deadline() {
             .unwrap(),
     );
     let f = &d.findings[0];
-    assert_eq!(f.id, "TLS001", "{:#?}", d.findings);
-    assert!(
-        d.probe
-            .tls
-            .as_ref()
-            .unwrap()
-            .error
-            .as_deref()
-            .unwrap_or_default()
-            .contains("HandshakeFailure"),
+    assert_eq!(f.id, FindingId::NoCommonTls, "{:#?}", d.findings);
+    assert_eq!(
+        d.probe.tls.as_ref().and_then(|t| t.failure.clone()),
+        Some(rdp_doctor_probe::TlsFailure::NoCommonVersionOrCipher),
         "{:?}",
         d.probe.tls
     );
+}
+
+/// No route to the address (a namespace of the test's own with no default
+/// route): routing, VPN and gateway remedies, not MTU or UDP ones.
+#[test]
+fn no_route_is_answered_with_routing_vpn_and_gateway_remedies() {
+    use rdp_doctor_testing::netns::{self, Netns};
+    use std::os::fd::AsRawFd;
+    if !netns::require() {
+        return;
+    }
+    let ns = Netns::create(9).expect("namespace");
+    let path = format!("/var/run/netns/{}", ns.name);
+    // Only this thread enters the namespace; 192.0.2.1 (TEST-NET-1) has no route there.
+    let d = std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("namespace file");
+        // SAFETY: setns on a namespace descriptor this thread holds; it changes only this thread.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(rdp_doctor_probe::probe("192.0.2.1:3389", &options()))
+            .map(diagnose)
+            .expect("probe")
+    })
+    .join()
+    .expect("probe thread");
+    assert_eq!(
+        d.probe.tcp,
+        Some(rdp_doctor_probe::TcpOutcome::Unreachable {
+            what: rdp_doctor_probe::Unreachable::Network
+        }),
+        "{:#?}",
+        d.probe.phases
+    );
+    let f = &d.findings[0];
+    assert_eq!(f.id, FindingId::TcpUnreachable, "{:#?}", d.findings);
+    let words: String = f
+        .remedies
+        .iter()
+        .map(|r| {
+            let actions: Vec<String> = r.actions.iter().map(|a| a.path()).collect();
+            format!("{} {}\n", r.title, actions.join(" "))
+        })
+        .collect();
+    for needed in ["route", "VPN", "RD Gateway"] {
+        assert!(words.contains(needed), "{needed}: {words}");
+    }
+    for wrong in ["MTU", "MSS", "fClientDisableUDP", "UDP"] {
+        assert!(!words.contains(wrong), "{wrong}: {words}");
+    }
 }

@@ -5,6 +5,8 @@
 //! yield the right top cause, within the probe's deadlines. Nothing here
 //! sleeps: every wait is the probe's own, bounded by its deadlines.
 
+use rdp_doctor_model::FindingId;
+use rdp_doctor_probe::diagnose::phase_of;
 use std::time::{Duration, Instant};
 
 use rdp_doctor_codes::CauseId;
@@ -95,7 +97,7 @@ async fn latency_200ms_round_trip_completes_and_is_measured() {
     assert!(
         d.findings
             .iter()
-            .all(|f| f.severity == Severity::Info || f.id == "PATH003"),
+            .all(|f| f.severity == Severity::Info || f.id == FindingId::HighJitter),
         "{:#?}",
         d.findings
     );
@@ -163,11 +165,11 @@ async fn jitter_is_reported() {
     let f = d
         .findings
         .iter()
-        .find(|f| f.id == "PATH003")
+        .find(|f| f.id == FindingId::HighJitter)
         .unwrap_or_else(|| panic!("no PATH003: {:#?}", d.findings));
     assert_eq!(
         (f.severity, f.cause),
-        (Severity::Warning, CauseId::NetworkPath)
+        (Severity::Warning, Some(CauseId::NetworkPath))
     );
     assert!(d.healthy, "{}", d.verdict);
     eprintln!("jitter: {j} ms over {:?}", s.handshake_ms);
@@ -194,8 +196,12 @@ async fn stall_at_x224_is_named() {
     );
     let f = top(&d);
     assert_eq!(
-        (f.id, f.phase, f.cause),
-        ("NET005", Some(PhaseName::X224), CauseId::NetworkPath),
+        (f.id, phase_of(f), f.cause),
+        (
+            FindingId::StallAtPhase,
+            Some(PhaseName::X224),
+            Some(CauseId::NetworkPath)
+        ),
         "{:#?}",
         d.findings
     );
@@ -224,14 +230,20 @@ async fn stall_at_tls_is_named_and_not_blamed_on_the_certificate() {
     assert!(took < deadline(&opts), "{took:?}");
     let f = top(&d);
     assert_eq!(
-        (f.id, f.phase, f.cause),
-        ("NET005", Some(PhaseName::Tls), CauseId::NetworkPath),
+        (f.id, phase_of(f), f.cause),
+        (
+            FindingId::StallAtPhase,
+            Some(PhaseName::Tls),
+            Some(CauseId::NetworkPath)
+        ),
         "{:#?}",
         d.findings
     );
     assert!(f.title.contains("nothing came back"), "{}", f.title);
     assert!(
-        d.findings.iter().all(|f| f.id != "CERT001"),
+        d.findings
+            .iter()
+            .all(|f| f.id != FindingId::TlsFailsAfterX224),
         "{:#?}",
         d.findings
     );
@@ -245,7 +257,10 @@ async fn stall_at_tls_is_named_and_not_blamed_on_the_certificate() {
         .as_ref()
         .expect("small-MSS retry made");
     assert!(retry.x224_ok && !retry.tls_completed, "{retry:?}");
-    assert!(f.evidence.iter().any(|e| e.contains("not an MTU problem")));
+    assert!(f
+        .evidence
+        .iter()
+        .any(|e| e.line().contains("not an MTU problem")));
     eprintln!("stall at TLS: {t:?}, run {took:?}");
 }
 
@@ -277,7 +292,7 @@ async fn reset_at_each_phase_of_xrdp() {
                 to_server: DirectionFaults::cut(0, Cut::Reset),
                 ..Faults::default()
             },
-            "RDP001",
+            FindingId::ClosedWithoutAnswer,
             PhaseName::X224,
             CauseId::ConnectionLimit,
         ),
@@ -288,7 +303,7 @@ async fn reset_at_each_phase_of_xrdp() {
                 to_server: DirectionFaults::cut(x224.bytes_sent / 2, Cut::Reset),
                 ..Faults::default()
             },
-            "RDP001",
+            FindingId::ClosedWithoutAnswer,
             PhaseName::X224,
             CauseId::ConnectionLimit,
         ),
@@ -299,7 +314,7 @@ async fn reset_at_each_phase_of_xrdp() {
                 to_client: DirectionFaults::cut(19 + 40, Cut::Reset),
                 ..Faults::default()
             },
-            "NET006",
+            FindingId::ResetDuringSecurity,
             PhaseName::Tls,
             CauseId::NetworkPath,
         ),
@@ -309,7 +324,7 @@ async fn reset_at_each_phase_of_xrdp() {
                 to_client: DirectionFaults::cut(19 + 40, Cut::Close),
                 ..Faults::default()
             },
-            "NET006",
+            FindingId::ResetDuringSecurity,
             PhaseName::Tls,
             CauseId::NetworkPath,
         ),
@@ -321,8 +336,8 @@ async fn reset_at_each_phase_of_xrdp() {
         let took = started.elapsed();
         let f = top(&d);
         assert_eq!(
-            (f.id, f.severity, f.phase, f.cause),
-            (id, Severity::Error, Some(phase), cause),
+            (f.id, f.severity, phase_of(f), f.cause),
+            (id, Severity::Error, Some(phase), Some(cause)),
             "{what}: {:#?}\n{:#?}",
             d.findings,
             d.probe.path.traffic
@@ -358,7 +373,10 @@ async fn reset_and_stall_during_credssp() {
             .any(|t| t.phase == PhaseName::Credssp && t.end == PhaseEnd::Completed),
         "{clean:#?}"
     );
-    for (cut, id) in [(Cut::Reset, "NET006"), (Cut::Stall, "NET005")] {
+    for (cut, id) in [
+        (Cut::Reset, FindingId::ResetDuringSecurity),
+        (Cut::Stall, FindingId::StallAtPhase),
+    ] {
         let p = proxy(
             server.addr,
             Faults {
@@ -371,12 +389,12 @@ async fn reset_and_stall_during_credssp() {
         let took = started.elapsed();
         let f = top(&d);
         assert_eq!(
-            (f.id, f.severity, f.phase, f.cause),
+            (f.id, f.severity, phase_of(f), f.cause),
             (
                 id,
                 Severity::Error,
                 Some(PhaseName::Credssp),
-                CauseId::NetworkPath
+                Some(CauseId::NetworkPath)
             ),
             "{cut:?}: {:#?}\n{:#?}",
             d.findings,
@@ -435,12 +453,12 @@ async fn mtu_black_hole_is_confirmed_by_a_small_mss_retry() {
     let took = started.elapsed();
     let f = top(&d);
     assert_eq!(
-        (f.id, f.severity, f.phase, f.cause),
+        (f.id, f.severity, phase_of(f), f.cause),
         (
-            "PATH005",
+            FindingId::MtuBlackHole,
             Severity::Error,
             Some(PhaseName::Tls),
-            CauseId::NetworkPath
+            Some(CauseId::NetworkPath)
         ),
         "{:#?}\n{:#?}\n{}",
         d.findings,
@@ -449,9 +467,10 @@ async fn mtu_black_hole_is_confirmed_by_a_small_mss_retry() {
     );
     assert!(f.title.contains("MTU black hole"), "{}", f.title);
     assert!(f
-        .fixes
+        .remedies
         .iter()
-        .any(|x| x.contains("netsh interface ipv4 set subinterface")));
+        .flat_map(|r| &r.actions)
+        .any(|a| a.path().contains("netsh interface ipv4 set subinterface")));
     let t = traffic(&d.probe, PhaseName::Tls);
     // The ClientHello went out; nothing came back (the server's acknowledgement
     // rides on its large first flight, so it is lost too: the client retransmits).
@@ -516,16 +535,16 @@ async fn random_loss_with_repeat_20() {
     assert_eq!(s.attempts, 20, "{s:#?}");
     assert!(s.failed > 0 && s.succeeded > 0, "{s:#?}");
     let f = top(&d);
-    assert_eq!(f.cause, CauseId::NetworkPath, "{:#?}", d.findings);
+    assert_eq!(f.cause, Some(CauseId::NetworkPath), "{:#?}", d.findings);
     let p = d
         .findings
         .iter()
-        .find(|f| f.id == "PATH002")
+        .find(|f| f.id == FindingId::IntermittentHandshakes)
         .unwrap_or_else(|| panic!("no PATH002: {:#?}", d.findings));
     assert!(p.title.contains("intermittent"), "{}", p.title);
-    assert!(d.findings.iter().any(|f| f.id == "PATH004"));
+    assert!(d.findings.iter().any(|f| f.id == FindingId::PacketLoss));
     assert!(
-        d.findings.iter().all(|f| f.id != "NET003"),
+        d.findings.iter().all(|f| f.id != FindingId::PortFiltered),
         "{:#?}",
         d.findings
     );
@@ -565,7 +584,10 @@ async fn connection_limit_is_named() {
     let f = top(&d);
     assert_eq!(
         (f.id, f.cause),
-        ("RDP003", CauseId::ConnectionLimit),
+        (
+            FindingId::ConcurrentConnectionsRefused,
+            Some(CauseId::ConnectionLimit)
+        ),
         "{:#?}",
         d.findings
     );
@@ -614,9 +636,9 @@ async fn repeat_against_a_closed_port_stays_refused() {
         ..options()
     };
     let d = run(&format!("127.0.0.1:{port}"), &opts).await;
-    assert_eq!(top(&d).id, "NET002", "{:#?}", d.findings);
+    assert_eq!(top(&d).id, FindingId::PortRefused, "{:#?}", d.findings);
     assert!(
-        d.findings.iter().all(|f| !f.id.starts_with("PATH")),
+        d.findings.iter().all(|f| !f.id.code().starts_with("PATH")),
         "{:#?}",
         d.findings
     );

@@ -1,12 +1,13 @@
 //! The probe and diagnosis against real xrdp servers with real faults.
 //! Needs root and xrdp (installed by scripts/test.sh).
 
+use rdp_doctor_model::FindingId;
 use std::time::Duration;
 
 use rdp_doctor_codes::CauseId;
 use rdp_doctor_probe::diagnose::{diagnose, Diagnosis, Severity};
 use rdp_doctor_probe::wire::x224::Protocol;
-use rdp_doctor_probe::{NegotiationOutcome, PhaseName, ProbeOptions, Status};
+use rdp_doctor_probe::{NegotiationOutcome, PhaseName, ProbeOptions, Status, TlsFailure};
 use rdp_doctor_testing::require_tool;
 use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
 
@@ -27,7 +28,7 @@ async fn run(target: &str, opts: &ProbeOptions) -> Diagnosis {
     )
 }
 
-fn top(d: &Diagnosis) -> (&str, Severity, CauseId) {
+fn top(d: &Diagnosis) -> (FindingId, Severity, Option<CauseId>) {
     let f = d
         .findings
         .first()
@@ -76,7 +77,7 @@ async fn negotiate_with_a_valid_certificate_is_healthy() {
     assert!(d
         .findings
         .iter()
-        .any(|f| f.id == "NEG006" && f.severity == Severity::Info));
+        .any(|f| f.id == FindingId::NlaNotOffered && f.severity == Severity::Info));
     assert!(r.total_ms < 5000.0);
     assert_eq!(r.connections_used, 6);
 }
@@ -121,7 +122,11 @@ async fn rdp_only_listener_is_flagged() {
     let (id, sev, cause) = top(&d);
     assert_eq!(
         (id, sev, cause),
-        ("NEG005", Severity::Warning, CauseId::SecurityLayerMismatch),
+        (
+            FindingId::StandardSecurityOnly,
+            Severity::Warning,
+            Some(CauseId::SecurityLayerMismatch)
+        ),
         "{:#?}",
         d.findings
     );
@@ -153,7 +158,11 @@ async fn missing_key_is_ssl_cert_not_on_server() {
     assert!(!d.healthy);
     assert_eq!(
         top(&d),
-        ("NEG001", Severity::Error, CauseId::CertificateOrKey),
+        (
+            FindingId::NoCertificateOnServer,
+            Severity::Error,
+            Some(CauseId::CertificateOrKey)
+        ),
         "{:#?}",
         d.findings
     );
@@ -170,21 +179,27 @@ async fn broken_and_mismatched_keys_fail_tls_right_after_x224() {
         let d = run(&server.addr.to_string(), &options()).await;
         assert_eq!(
             top(&d),
-            ("CERT001", Severity::Error, CauseId::CertificateOrKey),
+            (
+                FindingId::TlsFailsAfterX224,
+                Severity::Error,
+                Some(CauseId::CertificateOrKey)
+            ),
             "{case:?}: {:#?}",
             d.findings
         );
         assert_eq!(d.probe.phase(PhaseName::X224).unwrap().status, Status::Ok);
         let tls = d.probe.tls.as_ref().unwrap();
-        assert!(tls.error.is_some());
         // xrdp sends a plaintext MCS Disconnect Provider Ultimatum and resets; when
         // the reset wins the race the bytes are gone and only the abrupt end remains.
-        let sent = tls.server_sent.as_deref().unwrap_or_default();
-        let err = tls.error.as_deref().unwrap_or_default();
         assert!(
-            sent.contains("MCS Disconnect Provider Ultimatum")
-                || err.contains("eof")
-                || err.contains("reset"),
+            matches!(
+                tls.failure,
+                Some(
+                    TlsFailure::PlaintextMcsDisconnect { .. }
+                        | TlsFailure::ClosedAfterClientHello
+                        | TlsFailure::Reset
+                )
+            ),
             "{case:?}: {tls:?}"
         );
     }
@@ -200,7 +215,11 @@ async fn expired_certificate_is_a_warning() {
     assert!(d.healthy, "{}", d.verdict);
     assert_eq!(
         top(&d),
-        ("CERT002", Severity::Warning, CauseId::CertificateOrKey)
+        (
+            FindingId::CertificateExpired,
+            Severity::Warning,
+            Some(CauseId::CertificateOrKey)
+        )
     );
     assert!(d.probe.tls.as_ref().unwrap().days_left.unwrap() < -29);
 }
@@ -231,7 +250,7 @@ async fn freerdp_shadow_nla_gives_ntlm_information() {
             .is_some_and(|n| !n.is_empty()),
         "{ntlm:?}"
     );
-    assert!(d.findings.iter().any(|f| f.id == "INFO001"));
+    assert!(d.findings.iter().any(|f| f.id == FindingId::ServerIdentity));
     assert_eq!(r.phase(PhaseName::Credssp).unwrap().status, Status::Ok);
 
     // nmap's rdp-ntlm-info, an independent reader, sees the same identity.

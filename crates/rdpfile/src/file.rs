@@ -26,6 +26,28 @@ pub enum LineEndings {
     None,
 }
 
+impl std::fmt::Display for Encoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Encoding::Utf16LeBom => "UTF-16LE with BOM",
+            Encoding::Utf8Bom => "UTF-8 with BOM",
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Ansi => "ANSI (Windows-1252)",
+        })
+    }
+}
+
+impl std::fmt::Display for LineEndings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LineEndings::Crlf => "CRLF",
+            LineEndings::Lf => "LF",
+            LineEndings::Mixed => "mixed CRLF and LF",
+            LineEndings::None => "no line endings",
+        })
+    }
+}
+
 /// A problem found while decoding bytes to text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DecodeIssue {

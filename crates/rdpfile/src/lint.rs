@@ -1,512 +1,395 @@
-//! Lint rules over a parsed file: each finding has a stable id, a severity
-//! and the line it points at.
+//! Lint rules over a parsed file and its typed settings. Each rule is a small
+//! pure function returning findings that point at the line they are about.
 
 use std::collections::HashMap;
 
-use base64::Engine;
+use rdp_doctor_model::{Action, Finding, FindingId, Severity};
 use serde::Serialize;
 
+use crate::address::{embedded_port, valid_address, valid_port};
 use crate::catalog::{self, Allowed};
-use crate::file::{Line, RdpFile};
+use crate::evidence::{at_line, finding, line_of, whole_file};
+use crate::file::{Encoding, Line, LineEndings, RdpFile};
+use crate::settings::{settings, AuthenticationLevel, ClientSettings};
 
 /// Version of the JSON document `rdpfile lint --json` prints.
-pub const SCHEMA: &str = "rdp-doctor.rdpfile-lint/v1";
-
-pub use rdp_doctor_codes::Severity;
-
-/// One lint finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub id: &'static str,
-    pub severity: Severity,
-    /// 1-based line, when the finding is about one line.
-    pub line: Option<usize>,
-    pub message: String,
-}
+pub const SCHEMA: &str = "rdp-doctor.rdpfile-lint/v2";
 
 /// The lint report of one file.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema: &'static str,
-    pub encoding: crate::file::Encoding,
-    pub line_endings: crate::file::LineEndings,
+    pub encoding: Encoding,
+    pub line_endings: LineEndings,
     pub properties: usize,
+    /// The connection-relevant settings, with their lines.
+    pub settings: ClientSettings,
+    /// In line order (file-wide findings first).
     pub findings: Vec<Finding>,
 }
 
 impl Report {
     pub fn errors(&self) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count()
+        self.count(Severity::Error)
     }
+
     pub fn warnings(&self) -> usize {
+        self.count(Severity::Warning)
+    }
+
+    fn count(&self, severity: Severity) -> usize {
         self.findings
             .iter()
-            .filter(|f| f.severity == Severity::Warning)
+            .filter(|f| f.severity == severity)
             .count()
-    }
-}
-
-fn push(
-    out: &mut Vec<Finding>,
-    id: &'static str,
-    severity: Severity,
-    line: Option<usize>,
-    message: String,
-) {
-    out.push(Finding {
-        id,
-        severity,
-        line,
-        message,
-    });
-}
-
-/// Whether `addr` is a plausible `full address`: host, IPv4, [IPv6] or bare IPv6, with an optional port.
-pub fn valid_address(addr: &str) -> Result<(), String> {
-    let a = addr.trim();
-    if a.is_empty() {
-        return Err("empty".into());
-    }
-    if a != addr {
-        return Err("surrounding spaces".into());
-    }
-    let (host, port) = if let Some(rest) = a.strip_prefix('[') {
-        let (h, after) = rest.split_once(']').ok_or("'[' without ']'")?;
-        h.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| format!("'{h}' is not an IPv6 address"))?;
-        (h, after.strip_prefix(':'))
-    } else if a.matches(':').count() > 1 {
-        a.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| "several ':' but not an IPv6 address".to_string())?;
-        (a, None)
-    } else {
-        match a.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (a, None),
-        }
-    };
-    if let Some(p) = port {
-        match p.parse::<u16>() {
-            Ok(0) | Err(_) => return Err(format!("port '{p}' is not 1-65535")),
-            Ok(_) => {}
-        }
-    }
-    let host_ok = host.parse::<std::net::IpAddr>().is_ok()
-        || (!host.is_empty()
-            && host.len() <= 253
-            && host.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            }));
-    if host_ok {
-        Ok(())
-    } else {
-        Err(format!("'{host}' is not a host name or address"))
     }
 }
 
 /// Lints a parsed file.
 pub fn lint(file: &RdpFile) -> Report {
-    let mut out = Vec::new();
+    lint_named(file, None)
+}
 
-    // Encoding and garbage.
-    for issue in &file.decode_issues {
-        push(
-            &mut out,
-            "RDPF002",
-            Severity::Error,
-            None,
-            format!(
-                "broken encoding at byte {}: {}",
-                issue.offset, issue.message
-            ),
-        );
-    }
-    let mut seen: HashMap<String, Vec<(usize, String)>> = HashMap::new();
+/// Lints a parsed file read from `path`: the clean-copy remedies name it.
+pub fn lint_named(file: &RdpFile, path: Option<&str>) -> Report {
+    let s = settings(file);
+    let mut out = decode_issues(file);
     for (n, line) in &file.lines {
-        match line {
-            Line::Malformed { text } => {
-                let garbage = text
-                    .chars()
-                    .any(|c| c == '\0' || (c.is_control() && c != '\t'));
-                if garbage {
-                    push(
-                        &mut out,
-                        "RDPF001",
-                        Severity::Error,
-                        Some(*n),
-                        "binary garbage (control characters) instead of a property".into(),
-                    );
-                } else {
-                    let shown: String = text.chars().take(60).collect();
-                    push(
-                        &mut out,
-                        "RDPF003",
-                        Severity::Error,
-                        Some(*n),
-                        format!("not name:type:value (truncated or corrupted line): {shown:?}"),
-                    );
-                }
-            }
-            Line::Property { name, kind, value } => {
-                let key = name.trim().to_ascii_lowercase();
-                if value
-                    .chars()
-                    .any(|c| c == '\0' || (c.is_control() && c != '\t'))
-                    || name.chars().any(|c| c.is_control())
-                {
-                    push(
-                        &mut out,
-                        "RDPF001",
-                        Severity::Error,
-                        Some(*n),
-                        format!("binary garbage in '{key}'"),
-                    );
-                }
-                if !matches!(kind.as_str(), "s" | "i" | "b") {
-                    push(
-                        &mut out,
-                        "RDPF004",
-                        Severity::Error,
-                        Some(*n),
-                        format!("'{key}': type '{kind}' is not s, i or b"),
-                    );
-                }
-                match catalog::lookup(&key) {
-                    None => push(
-                        &mut out,
-                        "RDPF010",
-                        Severity::Warning,
-                        Some(*n),
-                        format!("unknown property '{key}' (kept; clients ignore it)"),
-                    ),
-                    Some(spec) => {
-                        if !spec.kind.is_empty()
-                            && spec.kind != *kind
-                            && matches!(kind.as_str(), "s" | "i" | "b")
-                        {
-                            push(
-                                &mut out,
-                                "RDPF005",
-                                Severity::Error,
-                                Some(*n),
-                                format!(
-                                    "'{key}' is documented as type '{}', the file says '{kind}'",
-                                    spec.kind
-                                ),
-                            );
-                        } else if kind == "i" {
-                            match value.trim().parse::<i64>() {
-                                Err(_) => push(
-                                    &mut out,
-                                    "RDPF006",
-                                    Severity::Error,
-                                    Some(*n),
-                                    format!("'{key}': '{value}' is not an integer"),
-                                ),
-                                Ok(v) if v < i64::from(i32::MIN) || v > i64::from(u32::MAX) => {
-                                    push(
-                                        &mut out,
-                                        "RDPF006",
-                                        Severity::Error,
-                                        Some(*n),
-                                        format!("'{key}': {v} does not fit in 32 bits"),
-                                    )
-                                }
-                                Ok(v) => {
-                                    let bad = match &spec.allowed {
-                                        Allowed::Range(a, b) => !(a..=b).contains(&&v),
-                                        Allowed::OneOf(list) => !list.contains(&v),
-                                        Allowed::Unchecked => false,
-                                    };
-                                    if bad {
-                                        push(
-                                            &mut out,
-                                            "RDPF007",
-                                            Severity::Error,
-                                            Some(*n),
-                                            format!(
-                                                "'{key}': {v} is not an allowed value ({})",
-                                                spec.allowed_text
-                                                    .chars()
-                                                    .take(120)
-                                                    .collect::<String>()
-                                            ),
-                                        );
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                if kind == "s" && [":s:", ":i:", ":b:"].iter().any(|m| value.contains(m)) {
-                    push(&mut out, "RDPF003", Severity::Error, Some(*n), format!("'{key}' looks like two lines run together (a line break is missing): {:?}", value.chars().take(60).collect::<String>()));
-                }
-                if kind == "s" && value.ends_with([' ', '\t']) {
-                    push(
-                        &mut out,
-                        "RDPF019",
-                        Severity::Warning,
-                        Some(*n),
-                        format!("'{key}' has trailing spaces: they become part of the value"),
-                    );
-                }
-                seen.entry(key).or_default().push((*n, value.clone()));
-            }
-            Line::Blank => {}
-        }
+        out.extend(line_rules(file, *n, line));
     }
-    let mut dups: Vec<(&String, &Vec<(usize, String)>)> =
-        seen.iter().filter(|(_, v)| v.len() > 1).collect();
-    dups.sort_by_key(|(_, v)| v[0].0);
-    for (key, occ) in dups {
-        let lines: Vec<String> = occ.iter().map(|(n, _)| n.to_string()).collect();
-        let differ = occ.iter().any(|(_, v)| v != &occ[0].1);
-        if differ {
-            push(&mut out, "RDPF008", Severity::Warning, Some(occ[1].0), format!("'{key}' is set {} times with different values (lines {}); FreeRDP uses the last", occ.len(), lines.join(", ")));
-        } else {
-            push(
-                &mut out,
-                "RDPF009",
-                Severity::Info,
-                Some(occ[1].0),
-                format!("'{key}' is repeated (lines {})", lines.join(", ")),
-            );
-        }
+    out.extend(duplicates(file));
+    out.extend(address_rules(file, &s));
+    out.extend(gateway_rule(file, &s));
+    out.extend(saved_password(file, &s));
+    out.extend(security_rules(file, &s));
+    out.extend(crate::signature::rules(file));
+    out.extend(encoding_rule(file));
+    out.sort_by_key(|f| (line_of(f).unwrap_or(0), f.severity));
+    if let Some(p) = path {
+        name_the_file(&mut out, p);
     }
-
-    // Address and port.
-    match file.get("full address") {
-        None => push(
-            &mut out,
-            "RDPF011",
-            Severity::Error,
-            None,
-            "no 'full address': the only mandatory property".into(),
-        ),
-        Some(p) if p.value.trim().is_empty() => push(
-            &mut out,
-            "RDPF011",
-            Severity::Error,
-            Some(p.line),
-            "'full address' is empty".into(),
-        ),
-        Some(p) => {
-            if let Err(why) = valid_address(p.value) {
-                push(
-                    &mut out,
-                    "RDPF012",
-                    Severity::Error,
-                    Some(p.line),
-                    format!("'full address' {:?} is malformed: {why}", p.value),
-                );
-            } else if let (Some(port), Some(sp)) = (embedded_port(p.value), file.get("server port"))
-            {
-                if sp.value.trim() != port.to_string() {
-                    push(&mut out, "RDPF018", Severity::Warning, Some(sp.line), format!("'server port' {} differs from the port in 'full address' ({port}), which wins", sp.value.trim()));
-                }
-            }
-        }
-    }
-
-    // Gateway.
-    let gw_host = file
-        .get("gatewayhostname")
-        .map(|p| p.value.trim().to_string())
-        .unwrap_or_default();
-    let gw_usage = file.get_int("gatewayusagemethod");
-    if matches!(gw_usage, Some(1) | Some(2)) && gw_host.is_empty() {
-        let line = file.get("gatewayusagemethod").map(|p| p.line);
-        push(
-            &mut out,
-            "RDPF013",
-            Severity::Error,
-            line,
-            "a gateway is to be used (gatewayusagemethod) but 'gatewayhostname' is empty".into(),
-        );
-    } else if !gw_host.is_empty() {
-        if let Err(why) = valid_address(&gw_host) {
-            let line = file.get("gatewayhostname").map(|p| p.line);
-            push(
-                &mut out,
-                "RDPF013",
-                Severity::Error,
-                line,
-                format!("'gatewayhostname' is malformed: {why}"),
-            );
-        }
-    }
-
-    // Secrets.
-    for p in file
-        .properties()
-        .filter(|p| p.name.trim().eq_ignore_ascii_case("password 51"))
-    {
-        push(&mut out, "RDPF014", Severity::Warning, Some(p.line), "a saved password ('password 51:b:') is in the file: it only decrypts for the user and machine that saved it; remove it before sharing the file".into());
-    }
-
-    // Security settings.
-    let credssp = file.get("enablecredsspsupport");
-    let negotiate = file.get("negotiate security layer");
-    if let (Some(c), Some(n)) = (credssp, negotiate) {
-        if c.value.trim() == "1" && n.value.trim() == "0" {
-            push(&mut out, "RDPF015", Severity::Warning, Some(n.line), "'enablecredsspsupport:i:1' with 'negotiate security layer:i:0': CredSSP needs the security layer to be negotiated".into());
-        }
-    }
-    if let Some(c) = credssp.filter(|c| c.value.trim() == "0") {
-        push(&mut out, "RDPF015", Severity::Warning, Some(c.line), "'enablecredsspsupport:i:0' turns NLA off: hosts that require NLA refuse the connection (HYBRID_REQUIRED_BY_SERVER)".into());
-    }
-    if let Some(a) = file
-        .get("authentication level")
-        .filter(|a| a.value.trim() == "0")
-    {
-        push(&mut out, "RDPF015", Severity::Warning, Some(a.line), "'authentication level:i:0' connects without warning when the server cannot be authenticated".into());
-    }
-
-    signature_rules(file, &mut out);
-
-    if file.encoding != crate::file::Encoding::Utf16LeBom
-        || file.line_endings != crate::file::LineEndings::Crlf
-    {
-        push(&mut out, "RDPF017", Severity::Info, None, format!("encoding {:?} with {:?} line endings; mstsc writes UTF-16LE with a BOM and CRLF (both are read)", file.encoding, file.line_endings));
-    }
-    out.sort_by_key(|f| (f.line.unwrap_or(0), f.severity));
     Report {
         schema: SCHEMA,
         encoding: file.encoding,
         line_endings: file.line_endings,
         properties: file.properties().count(),
+        settings: s,
         findings: out,
     }
 }
 
-fn embedded_port(addr: &str) -> Option<u16> {
-    let a = addr.trim();
-    if let Some(rest) = a.strip_prefix('[') {
-        return rest.split_once("]:").and_then(|(_, p)| p.parse().ok());
+fn name_the_file(findings: &mut [Finding], path: &str) {
+    for action in findings
+        .iter_mut()
+        .flat_map(|f| f.remedies.iter_mut())
+        .flat_map(|r| r.actions.iter_mut())
+    {
+        if let Action::WriteCleanRdpFile { file } = action {
+            *file = Some(path.to_string());
+        }
     }
-    if a.matches(':').count() == 1 {
-        return a.split_once(':').and_then(|(_, p)| p.parse().ok());
-    }
-    None
 }
 
-/// Signed files: the signature itself cannot be verified without the
-/// publisher's certificate chain; what can be checked is checked.
-fn signature_rules(file: &RdpFile, out: &mut Vec<Finding>) {
-    let scope = file.get("signscope");
-    let sig = file.get("signature");
-    match (scope, sig) {
-        (None, None) => {}
-        (Some(s), None) => push(
-            out,
-            "RDPF016",
-            Severity::Error,
-            Some(s.line),
-            "'signscope' without 'signature': the signature was removed".into(),
-        ),
-        (None, Some(s)) => push(
-            out,
-            "RDPF016",
-            Severity::Error,
-            Some(s.line),
-            "'signature' without 'signscope'".into(),
-        ),
-        (Some(scope), Some(sig)) => {
-            for name in scope
-                .value
-                .split(',')
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-            {
-                let Some(spec) = catalog::by_signscope_name(name) else {
-                    push(
-                        out,
-                        "RDPF016",
-                        Severity::Warning,
-                        Some(scope.line),
-                        format!("signscope names '{name}', which is not a signable property"),
-                    );
-                    continue;
-                };
-                let count = file
-                    .properties()
-                    .filter(|p| p.name.trim().eq_ignore_ascii_case(&spec.name))
-                    .count();
-                if count == 0 {
-                    push(
-                        out,
-                        "RDPF016",
-                        Severity::Error,
-                        Some(scope.line),
-                        format!(
-                            "signed property '{}' is missing: the file was edited after signing",
-                            spec.name
-                        ),
-                    );
-                } else if count > 1 {
-                    push(out, "RDPF016", Severity::Error, Some(scope.line), format!("signed property '{}' appears {count} times: the file was edited after signing", spec.name));
-                }
-            }
-            let blob: String = sig.value.chars().filter(|c| !c.is_whitespace()).collect();
-            match base64::engine::general_purpose::STANDARD.decode(blob.as_bytes()) {
-                Err(e) => push(
-                    out,
-                    "RDPF016",
-                    Severity::Error,
-                    Some(sig.line),
-                    format!("'signature' is not base64: {e}"),
+fn decode_issues(file: &RdpFile) -> Vec<Finding> {
+    file.decode_issues
+        .iter()
+        .map(|issue| {
+            finding(
+                FindingId::BrokenEncoding,
+                Severity::Error,
+                format!(
+                    "broken encoding at byte {}: {}",
+                    issue.offset, issue.message
                 ),
-                Ok(bytes) => {
-                    let header_ok = bytes.len() >= 12 && bytes[..8] == [1, 0, 1, 0, 1, 0, 0, 0];
-                    let len_ok = header_ok
-                        && u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize
-                            == bytes.len() - 12;
-                    if !header_ok || !len_ok {
-                        push(out, "RDPF016", Severity::Error, Some(sig.line), "'signature' does not have the rdpsign layout (header 01 00 01 00 01 00 00 00 and length): it was truncated or edited".into());
-                    } else {
-                        push(out, "RDPF016", Severity::Info, Some(sig.line), "signed file: signed properties present once each and the signature blob is well formed; the cryptographic signature itself is not verified here".into());
-                    }
-                }
+                whole_file(format!("byte {}", issue.offset)),
+            )
+        })
+        .collect()
+}
+
+fn has_garbage(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && c != '\t')
+}
+
+/// The rules about one line on its own.
+fn line_rules(file: &RdpFile, n: usize, line: &Line) -> Vec<Finding> {
+    match line {
+        Line::Blank => Vec::new(),
+        Line::Malformed { text } if has_garbage(text) => vec![finding(
+            FindingId::BinaryGarbage,
+            Severity::Error,
+            "binary garbage (control characters) instead of a property",
+            at_line(file, n, "control characters"),
+        )],
+        Line::Malformed { .. } => vec![finding(
+            FindingId::MalformedLine,
+            Severity::Error,
+            "not name:type:value (truncated or corrupted line)",
+            at_line(file, n, "not name:type:value"),
+        )],
+        Line::Property { name, kind, value } => {
+            let key = name.trim().to_ascii_lowercase();
+            let mut out = Vec::new();
+            if has_garbage(value) || has_garbage(name) {
+                out.push(finding(
+                    FindingId::BinaryGarbage,
+                    Severity::Error,
+                    format!("binary garbage in '{key}'"),
+                    at_line(file, n, "control characters"),
+                ));
             }
+            out.extend(type_and_value(file, n, &key, kind, value));
+            out.extend(run_together(file, n, &key, kind, value));
+            if kind == "s" && value.ends_with([' ', '\t']) {
+                out.push(finding(
+                    FindingId::TrailingSpaces,
+                    Severity::Warning,
+                    format!("'{key}' has trailing spaces: they become part of the value"),
+                    at_line(file, n, "trailing spaces"),
+                ));
+            }
+            out
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The type against the catalog, then integer values against their range.
+fn type_and_value(file: &RdpFile, n: usize, key: &str, kind: &str, value: &str) -> Vec<Finding> {
+    if !matches!(kind, "s" | "i" | "b") {
+        return vec![finding(
+            FindingId::UnknownType,
+            Severity::Error,
+            format!("'{key}': type '{kind}' is not s, i or b"),
+            at_line(file, n, format!("type '{kind}'")),
+        )];
+    }
+    let Some(spec) = catalog::lookup(key) else {
+        return vec![finding(
+            FindingId::UnknownProperty,
+            Severity::Warning,
+            format!("unknown property '{key}' (kept; clients ignore it)"),
+            at_line(file, n, "not in the catalog"),
+        )];
+    };
+    if !spec.kind.is_empty() && spec.kind != kind {
+        return vec![finding(
+            FindingId::WrongType,
+            Severity::Error,
+            format!(
+                "'{key}' is documented as type '{}', the file says '{kind}'",
+                spec.kind
+            ),
+            at_line(file, n, format!("documented type '{}'", spec.kind)),
+        )];
+    }
+    if kind != "i" {
+        return Vec::new();
+    }
+    let Ok(v) = value.trim().parse::<i64>() else {
+        return vec![finding(
+            FindingId::NotAnInteger,
+            Severity::Error,
+            format!("'{key}': '{}' is not an integer", value.trim()),
+            at_line(file, n, "not an integer"),
+        )];
+    };
+    if v < i64::from(i32::MIN) || v > i64::from(u32::MAX) {
+        return vec![finding(
+            FindingId::NotAnInteger,
+            Severity::Error,
+            format!("'{key}': {v} does not fit in 32 bits"),
+            at_line(file, n, "not a 32-bit integer"),
+        )];
+    }
+    let (bad, allowed) = match &spec.allowed {
+        Allowed::Range(a, b) => (!(a..=b).contains(&&v), spec.allowed_text.as_str()),
+        Allowed::OneOf(list) => (!list.contains(&v), spec.allowed_text.as_str()),
+        Allowed::Unchecked if key == "server port" => (!valid_port(v), "a port, 1-65535"),
+        Allowed::Unchecked => (false, ""),
+    };
+    if !bad {
+        return Vec::new();
+    }
+    let allowed: String = allowed.chars().take(120).collect();
+    vec![finding(
+        FindingId::ValueOutOfRange,
+        Severity::Error,
+        format!("'{key}': {v} is not an allowed value ({allowed})"),
+        at_line(file, n, "value out of range"),
+    )]
+}
 
-    #[test]
-    fn addresses() {
-        for ok in [
-            "host",
-            "host.corp.example",
-            "10.0.0.5:3390",
-            "[::1]:3389",
-            "fe80::1",
-            "h_x-1",
-        ] {
-            assert!(valid_address(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            " host",
-            "host:",
-            "host:0",
-            "host:99999",
-            "[::1",
-            "a..b",
-            "ho st",
-            "http://x",
-        ] {
-            assert!(valid_address(bad).is_err(), "{bad}");
+/// A string value holding `x:s:`, `x:i:` or `x:b:`: a missing line break.
+fn run_together(file: &RdpFile, n: usize, key: &str, kind: &str, value: &str) -> Option<Finding> {
+    (kind == "s" && [":s:", ":i:", ":b:"].iter().any(|m| value.contains(m))).then(|| {
+        finding(
+            FindingId::MalformedLine,
+            Severity::Error,
+            format!("'{key}' looks like two lines run together (a line break is missing)"),
+            at_line(file, n, "two lines run together"),
+        )
+    })
+}
+
+fn duplicates(file: &RdpFile) -> Vec<Finding> {
+    let mut seen: HashMap<String, Vec<(usize, &str)>> = HashMap::new();
+    for p in file.properties() {
+        seen.entry(p.name.trim().to_ascii_lowercase())
+            .or_default()
+            .push((p.line, p.value));
+    }
+    let mut dups: Vec<_> = seen.into_iter().filter(|(_, v)| v.len() > 1).collect();
+    dups.sort_by_key(|(_, v)| v[0].0);
+    dups.into_iter()
+        .map(|(key, occ)| {
+            let lines: Vec<String> = occ.iter().map(|(n, _)| n.to_string()).collect();
+            let lines = lines.join(", ");
+            if occ.iter().any(|(_, v)| *v != occ[0].1) {
+                finding(
+                    FindingId::ConflictingDuplicate,
+                    Severity::Warning,
+                    format!("'{key}' is set {} times with different values (lines {lines}); FreeRDP uses the last", occ.len()),
+                    at_line(file, occ[1].0, format!("also on lines {lines}")),
+                )
+            } else {
+                finding(
+                    FindingId::RepeatedProperty,
+                    Severity::Info,
+                    format!("'{key}' is repeated (lines {lines})"),
+                    at_line(file, occ[1].0, format!("also on lines {lines}")),
+                )
+            }
+        })
+        .collect()
+}
+
+fn address_rules(file: &RdpFile, s: &ClientSettings) -> Vec<Finding> {
+    let Some(fa) = &s.full_address else {
+        return vec![finding(
+            FindingId::NoFullAddress,
+            Severity::Error,
+            "no 'full address': the only mandatory property",
+            whole_file("no 'full address' line"),
+        )];
+    };
+    let raw = file.get("full address").map_or("", |p| p.value);
+    if fa.value.is_empty() {
+        return vec![finding(
+            FindingId::NoFullAddress,
+            Severity::Error,
+            "'full address' is empty",
+            at_line(file, fa.line, "empty"),
+        )];
+    }
+    if let Err(why) = valid_address(raw) {
+        return vec![finding(
+            FindingId::MalformedFullAddress,
+            Severity::Error,
+            format!("'full address' {raw:?} is malformed: {why}"),
+            at_line(file, fa.line, why),
+        )];
+    }
+    port_conflict(file, s).into_iter().collect()
+}
+
+fn port_conflict(file: &RdpFile, s: &ClientSettings) -> Option<Finding> {
+    let port = embedded_port(&s.full_address.as_ref()?.value)?;
+    let sp = s.server_port.as_ref()?;
+    (sp.value != i64::from(port)).then(|| {
+        finding(
+            FindingId::PortConflict,
+            Severity::Warning,
+            format!(
+                "'server port' {} differs from the port in 'full address' ({port}), which wins",
+                sp.value
+            ),
+            at_line(file, sp.line, format!("full address says {port}")),
+        )
+    })
+}
+
+fn gateway_rule(file: &RdpFile, s: &ClientSettings) -> Option<Finding> {
+    let host = s.gateway_hostname.as_ref().filter(|h| !h.value.is_empty());
+    let usage = s.gateway_usage.as_ref().filter(|u| u.value.uses_gateway());
+    match (usage, host) {
+        (Some(u), None) => Some(finding(
+            FindingId::MalformedGateway,
+            Severity::Error,
+            "a gateway is to be used (gatewayusagemethod) but 'gatewayhostname' is empty",
+            at_line(file, u.line, "no gateway host"),
+        )),
+        (_, Some(h)) => valid_address(&h.value).err().map(|why| {
+            finding(
+                FindingId::MalformedGateway,
+                Severity::Error,
+                format!("'gatewayhostname' is malformed: {why}"),
+                at_line(file, h.line, why),
+            )
+        }),
+        (None, None) => None,
+    }
+}
+
+fn saved_password(file: &RdpFile, s: &ClientSettings) -> Option<Finding> {
+    s.saved_password_line.map(|n| {
+        finding(
+            FindingId::SavedPassword,
+            Severity::Warning,
+            "a saved password ('password 51:b:') is in the file: it only decrypts for the user and machine that saved it",
+            at_line(file, n, "saved password blob"),
+        )
+    })
+}
+
+fn security_rules(file: &RdpFile, s: &ClientSettings) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let credssp = s.enablecredsspsupport.as_ref();
+    if let (Some(c), Some(n)) = (credssp, &s.negotiate_security_layer) {
+        if c.value && !n.value {
+            out.push(finding(
+                FindingId::WeakSecuritySettings,
+                Severity::Warning,
+                "'enablecredsspsupport:i:1' with 'negotiate security layer:i:0': CredSSP needs the security layer to be negotiated",
+                at_line(file, n.line, "security layer not negotiated"),
+            ));
         }
     }
+    if let Some(c) = credssp.filter(|c| !c.value) {
+        out.push(finding(
+            FindingId::WeakSecuritySettings,
+            Severity::Warning,
+            "'enablecredsspsupport:i:0' turns NLA off: hosts that require NLA refuse the connection (HYBRID_REQUIRED_BY_SERVER)",
+            at_line(file, c.line, "NLA off"),
+        ));
+    }
+    if let Some(a) = s
+        .authentication_level
+        .as_ref()
+        .filter(|a| a.value == AuthenticationLevel::ConnectWithoutWarning)
+    {
+        out.push(finding(
+            FindingId::WeakSecuritySettings,
+            Severity::Warning,
+            "'authentication level:i:0' connects without warning when the server cannot be authenticated",
+            at_line(file, a.line, "server authentication not required"),
+        ));
+    }
+    out
+}
+
+fn encoding_rule(file: &RdpFile) -> Option<Finding> {
+    let mstsc = file.encoding == Encoding::Utf16LeBom && file.line_endings == LineEndings::Crlf;
+    (!mstsc).then(|| {
+        let found = format!("{}, {}", file.encoding, file.line_endings);
+        finding(
+            FindingId::NotMstscEncoding,
+            Severity::Info,
+            format!(
+                "{found}; mstsc writes {}, {} (both are read)",
+                Encoding::Utf16LeBom,
+                LineEndings::Crlf
+            ),
+            whole_file(found),
+        )
+    })
 }

@@ -1,9 +1,11 @@
-//! Real-world .rdp files: every one parses and lints without panic, and the
-//! lint output matches the reviewed golden files (UPDATE_GOLDEN=1 rewrites).
+//! Real-world .rdp files: every one parses and lints without panic, the lint
+//! output matches the reviewed golden files (UPDATE_GOLDEN=1 rewrites), and
+//! clean copies keep what their connections need.
 
 use std::path::PathBuf;
 
-use rdp_doctor_rdpfile::{lint, parse, RdpFile};
+use rdp_doctor_model::{Action, Evidence, FindingId, Severity};
+use rdp_doctor_rdpfile::{clean, line_of, lint, parse, RdpFile};
 
 fn dir(sub: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -13,16 +15,26 @@ fn dir(sub: &str) -> PathBuf {
 
 fn render(report: &rdp_doctor_rdpfile::Report) -> String {
     let mut s = format!(
-        "encoding {:?}, {:?}, {} properties\n",
+        "{}, {}, {} properties\n",
         report.encoding, report.line_endings, report.properties
     );
     for f in &report.findings {
+        let line = line_of(f).map_or("file".to_string(), |n| format!("line {n}"));
         s.push_str(&format!(
-            "{:?} {:?} {} {}\n",
-            f.line, f.severity, f.id, f.message
+            "{line} {} {} {}\n",
+            f.severity.label(),
+            f.id,
+            f.title
         ));
+        for e in &f.evidence {
+            s.push_str(&format!("    {}\n", e.line()));
+        }
     }
     s
+}
+
+fn corpus(name: &str) -> RdpFile {
+    parse(&std::fs::read(dir("corpus").join(name)).expect("corpus file is readable"))
 }
 
 #[test]
@@ -67,7 +79,7 @@ fn mstsc_utf16_file_reads_fully() {
     assert!(lint(&file)
         .findings
         .iter()
-        .all(|f| f.severity != rdp_doctor_rdpfile::Severity::Error));
+        .all(|f| f.severity != Severity::Error));
 }
 
 #[test]
@@ -78,7 +90,7 @@ fn the_merged_line_in_freerdps_utf8_vector_is_found() {
     assert!(
         r.findings
             .iter()
-            .any(|f| f.id == "RDPF003" && f.message.contains("selectedmonitors")),
+            .any(|f| f.id == FindingId::MalformedLine && f.title.contains("selectedmonitors")),
         "{:#?}",
         r.findings
     );
@@ -87,6 +99,8 @@ fn the_merged_line_in_freerdps_utf8_vector_is_found() {
 #[test]
 fn broken_files_give_findings_not_panics() {
     let cases: &[(&[u8], &str)] = &[
+        (b"full address:s:h\r\nserver port:i:99999\r\n", "RDPF007"),
+        (b"full address:s:h\r\nserver port:i:0\r\n", "RDPF007"),
         (b"", "RDPF011"),
         (b"\xff\xfe\x00", "RDPF002"),
         (b"full address:s:\r\n", "RDPF011"),
@@ -119,13 +133,183 @@ fn broken_files_give_findings_not_panics() {
     ];
     for (bytes, id) in cases {
         let r = lint(&parse(bytes));
+        let id = FindingId::from_code(id).unwrap();
         assert!(
-            r.findings.iter().any(|f| f.id == *id),
+            r.findings.iter().any(|f| f.id == id),
             "{:?}: want {id}, got {:#?}",
             String::from_utf8_lossy(bytes),
             r.findings
         );
     }
+}
+
+/// Lines of `file` whose property is set, with a non-empty value, as `name:type:value`.
+fn property_lines(file: &RdpFile, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| file.get(n))
+        .filter(|p| !p.value.trim().is_empty())
+        .map(|p| format!("{}:{}:{}", p.name, p.kind, p.value))
+        .collect()
+}
+
+#[test]
+fn clean_keeps_what_windows_365_and_rd_web_connections_need() {
+    let w365 = [
+        "full address",
+        "alternate full address",
+        "gatewayhostname",
+        "gatewayusagemethod",
+        "gatewayprofileusagemethod",
+        "gatewaycredentialssource",
+        "gatewaybrokeringtype",
+        "authentication level",
+        "loadbalanceinfo",
+        "targetisaadjoined",
+        "enablerdsaadauth",
+        "workspace id",
+        "wvd endpoint pool",
+        "resourceprovider",
+        "aadtenantid",
+        "geo",
+        "armpath",
+        "diagnosticserviceurl",
+        "hubdiscoverygeourl",
+        "activityhint",
+        "remotedesktopname",
+        "remoteapplicationprogram",
+        "remoteapplicationmode",
+        "promptcredentialonce",
+    ];
+    let rdweb = [
+        "full address",
+        "alternate full address",
+        "server port",
+        "authentication level",
+        "negotiate security layer",
+        "prompt for credentials",
+        "remoteapplicationmode",
+        "remoteapplicationprogram",
+        "remoteapplicationname",
+        "disableremoteappcapscheck",
+        "alternate shell",
+        "gatewayusagemethod",
+        "gatewaycredentialssource",
+        "gatewayprofileusagemethod",
+        "use redirection server name",
+    ];
+    let cases: [(&str, &[&str]); 4] = [
+        ("freerdp_rdp-testcases_test1_w365.rdp", &w365),
+        ("freerdp_rdp-testcases_test2_w365_kdcproxy.rdp", &w365),
+        ("raweb_remoteapp_testapp_utf8bom_crlf.rdp", &rdweb),
+        ("raweb_desktop_utf8bom_lf.rdp", &rdweb),
+    ];
+    for (name, needed) in cases {
+        let original = corpus(name);
+        let cleaned = parse(&clean::clean(&original).to_mstsc_bytes());
+        let want = property_lines(&original, needed);
+        assert!(
+            want.len() >= needed.len() - 3,
+            "{name}: the corpus file sets them"
+        );
+        assert_eq!(property_lines(&cleaned, needed), want, "{name}");
+        // Display and redirection settings are still dropped.
+        assert!(cleaned.get("redirectclipboard").is_none(), "{name}");
+        assert!(
+            lint(&cleaned)
+                .findings
+                .iter()
+                .all(|f| f.severity == Severity::Info),
+            "{name}: {:#?}",
+            lint(&cleaned).findings
+        );
+    }
+    let kdc = clean::clean(&corpus("freerdp_rdp-testcases_test2_w365_kdcproxy.rdp"));
+    assert_eq!(kdc.get("rdgiskdcproxy").map(|p| p.value), Some("1"));
+}
+
+#[test]
+fn azure_virtual_desktop_properties_are_known() {
+    for name in [
+        "freerdp_rdp-testcases_test1_w365.rdp",
+        "freerdp_rdp-testcases_test2_w365_kdcproxy.rdp",
+    ] {
+        let r = lint(&corpus(name));
+        let unknown: Vec<&str> = r
+            .findings
+            .iter()
+            .filter(|f| f.id == FindingId::UnknownProperty)
+            .map(|f| f.title.as_str())
+            .collect();
+        assert!(unknown.is_empty(), "{name}: {unknown:#?}");
+    }
+    for (name, kind) in [
+        ("gatewaybrokeringtype", "i"),
+        ("workspace id", "s"),
+        ("remotedesktopname", "s"),
+        ("loadbalanceinfo", "s"),
+        ("targetisaadjoined", "i"),
+        ("enablerdsaadauth", "i"),
+        ("rdgiskdcproxy", "i"),
+        ("aadtenantid", "s"),
+        ("activityhint", "s"),
+    ] {
+        let spec = rdp_doctor_rdpfile::catalog::lookup(name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(spec.kind, kind, "{name}");
+    }
+}
+
+#[test]
+fn findings_carry_line_evidence_and_remedies() {
+    let file = parse(
+        b"full address:s:h\r\nx\x01y\r\npassword 51:b:01000000D08C9DDF0115\r\nusername:s:bob\r\n",
+    );
+    let r = rdp_doctor_rdpfile::lint_named(&file, Some("C:/x.rdp"));
+    let garbage = r
+        .findings
+        .iter()
+        .find(|f| f.id == FindingId::BinaryGarbage)
+        .unwrap();
+    assert_eq!(
+        garbage.evidence,
+        [Evidence::RdpFile {
+            line: Some(2),
+            text: Some("x\\u{1}y".into()),
+            detail: "control characters".into()
+        }]
+    );
+    assert_eq!(
+        garbage.remedies[0].actions,
+        [Action::WriteCleanRdpFile {
+            file: Some("C:/x.rdp".into())
+        }]
+    );
+    let password = r
+        .findings
+        .iter()
+        .find(|f| f.id == FindingId::SavedPassword)
+        .unwrap();
+    assert_eq!(line_of(password), Some(3));
+    assert!(password.remedies[0].actions.is_empty(), "advice only");
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("D08C9DDF"), "{json}");
+    assert!(json.contains("password 51:b:(hidden)"), "{json}");
+    assert!(json.contains("rdp-doctor.rdpfile-lint/v2"));
+}
+
+#[test]
+fn encodings_are_named_in_words() {
+    let r = lint(&parse(b"full address:s:h"));
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.id == FindingId::NotMstscEncoding)
+        .unwrap();
+    assert_eq!(
+        f.title,
+        "UTF-8, no line endings; mstsc writes UTF-16LE with BOM, CRLF (both are read)"
+    );
+    assert!(!render(&r).contains("Utf8"), "{}", render(&r));
 }
 
 mod roundtrip {
@@ -148,7 +332,7 @@ mod roundtrip {
         fn any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let f = parse(&bytes);
             let _ = lint(&f);
-            let _ = rdp_doctor_rdpfile::clean::clean(&f);
+            let _ = clean::clean(&f);
         }
     }
 }

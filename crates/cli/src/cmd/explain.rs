@@ -18,12 +18,16 @@ use crate::{Outcome, UsageError};
 ///   rdp-doctor explain 23003              RD Gateway ErrorCode (E_PROXY_NAP_ACCESSDENIED)
 ///   rdp-doctor explain event 1058         an RDP-related Windows event
 ///   rdp-doctor explain event 40 7         one value of an event's reason field
+///   rdp-doctor explain "Error code: 0x904, Extended error code: 0x7"
+///                                         text copied from the mstsc dialog, whole or in part
+///   rdp-doctor explain "[0x0002000D]"     FreeRDP's code (ERRCONNECT class 0x0002, ERRINFO 0x0001)
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// CODE [EXTENDED], or `event ID [VALUE]`. Hex (0x904), decimal (2308),
-    /// negative decimal (-2146893048) or a symbolic name, case-insensitive.
-    #[arg(required = true, num_args = 1..=3, value_name = "CODE")]
+    /// negative decimal (-2146893048), a symbolic name (case-insensitive),
+    /// FreeRDP's 0x0002000D, or text pasted from the error dialog.
+    #[arg(required = true, num_args = 1.., value_name = "CODE")]
     terms: Vec<String>,
 
     /// Read CODE in one numbering only: disconnect, extended, errinfo,
@@ -58,15 +62,14 @@ pub fn run(args: &Args) -> Result<Outcome> {
                 )
                 .into())
             }
-            _ => codes::explain_event(&terms[1], terms.get(2).map(String::as_str)),
+            2 | 3 => codes::explain_event(&terms[1], terms.get(2).map(String::as_str)),
+            _ => return Err(UsageError("explain event takes ID [VALUE]".into()).into()),
         }
+    } else if forced.is_some() && terms.len() == 2 {
+        codes::explain_codes(&terms[0], Some(&terms[1]), forced)
     } else {
-        if terms.len() > 2 {
-            return Err(
-                UsageError("explain takes CODE [EXTENDED] (or `event ID [VALUE]`)".into()).into(),
-            );
-        }
-        codes::explain_codes(&terms[0], terms.get(1).map(String::as_str), forced)
+        // Terms are read as pasted text: "0x904, 0x7", a dialog's lines, [0x0002000D].
+        codes::explain_pasted(&terms.join(" "), forced)
     };
     let explanation = result.map_err(|e| UsageError(e.to_string()))?;
 

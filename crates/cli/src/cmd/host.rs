@@ -4,11 +4,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rdp_doctor_host::apply::{self, Input};
+use rdp_doctor_host::atomic::{self, Existing};
 use rdp_doctor_host::fix::{self, HeldReason, Options, Plan};
-use rdp_doctor_host::registry::Action as RegAction;
-use rdp_doctor_host::{render, Report, Root, Status};
+use rdp_doctor_host::offline::{self, OfflineError};
+use rdp_doctor_host::{render, Action as RegAction, Report, Root};
+use rdp_doctor_model::command::{self, Target};
+use rdp_doctor_model::{FindingId, Severity, Source};
 use serde::Serialize;
 
 use crate::style::Style;
@@ -43,6 +46,35 @@ impl Hives {
             UsageError("give --system HIVE, or --live on the Windows host".into()).into()
         })
     }
+
+    /// The hive files, opened (dirty ones replayed in memory) and checked to be what their flags say.
+    fn open(&self) -> Result<(Input, Option<Input>)> {
+        offline::open(
+            self.system()?,
+            self.software.as_deref(),
+            self.windows.as_deref(),
+        )
+        .map_err(offline_err)
+    }
+
+    /// Where the fixes' commands run: these hive files.
+    fn target(&self) -> Target {
+        Target::Offline {
+            system: self
+                .system
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            software: self.software.as_deref().map(|p| p.display().to_string()),
+        }
+    }
+}
+
+fn offline_err(e: OfflineError) -> anyhow::Error {
+    match e {
+        OfflineError::Usage(m) => UsageError(m).into(),
+        OfflineError::Failed(e) => host_err(e),
+    }
 }
 
 mod live;
@@ -61,7 +93,7 @@ enum Action {
     Check {
         #[command(flatten)]
         hives: Hives,
-        /// Print JSON (schema rdp-doctor.host-check/v1).
+        /// Print JSON (schema rdp-doctor.host-check/v2).
         #[arg(long)]
         json: bool,
     },
@@ -78,12 +110,15 @@ enum Action {
         /// How to print the plan.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Same as --format json (schema rdp-doctor.host-fix/v1).
+        /// Same as --format json (schema rdp-doctor.host-fix/v2).
         #[arg(long, conflicts_with = "format")]
         json: bool,
         /// Write the .reg (UTF-16LE with BOM, as regedit) or PowerShell rendering to FILE instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Replace FILE when it exists (a symbolic link is replaced, never followed).
+        #[arg(long, requires = "output")]
+        force: bool,
         /// Write the changes to the hive files (backup first, atomic replace, read-back verification).
         #[arg(long)]
         apply: bool,
@@ -114,22 +149,17 @@ pub fn run(args: &Args) -> Result<Outcome> {
             format,
             json,
             output,
+            force,
             apply,
             backup_dir,
         } => {
             let format = if *json { Format::Json } else { *format };
             let opts = Options {
-                only: only.clone(),
+                only: parse_only(only)?,
                 allow_downgrade: *allow_downgrade,
             };
-            run_fix(
-                hives,
-                &opts,
-                format,
-                output.as_deref(),
-                *apply,
-                backup_dir.as_deref(),
-            )
+            let output = output.as_deref().map(|p| (p, *force));
+            run_fix(hives, &opts, format, output, *apply, backup_dir.as_deref())
         }
         Action::Undo {
             backup_dir,
@@ -143,52 +173,39 @@ fn host_err(e: rdp_doctor_host::Error) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
+/// `--only` as host finding IDs; anything else is a usage error.
+fn parse_only(only: &[String]) -> Result<Vec<FindingId>> {
+    only.iter()
+        .map(|code| {
+            FindingId::from_code(code)
+                .filter(|id| id.source() == Source::Host)
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "--only {code:?}: not a host check ID (HOST000 to HOST021, see rdp-doctor host check)"
+                    ))
+                    .into()
+                })
+        })
+        .collect()
+}
+
 fn run_check(h: &Hives, json: bool) -> Result<Outcome> {
     if h.live {
         return live::check(json);
     }
     // A dirty hive whose .LOG1/.LOG2 lie beside it is read with the logs replayed,
     // in memory: the files are not changed by a check.
-    let system = Input::open(Root::System, h.system()?).map_err(host_err)?;
-    let software = h
-        .software
-        .as_deref()
-        .map(|p| Input::open(Root::Software, p))
-        .transpose()
+    let (system, software) = h.open()?;
+    let report = offline::check_opened(&system, software.as_ref(), h.windows.as_deref())
         .map_err(host_err)?;
-    let mut report =
-        apply::check_inputs(&system, software.as_ref(), h.windows.as_deref()).map_err(host_err)?;
-    for input in std::iter::once(&system).chain(software.as_ref()) {
-        if input.replayed.is_some() {
-            report.checks.insert(0, replayed_check(input));
-        }
-    }
-    print_check(&report, json)
-}
-
-/// HOST000 as information: the hive was dirty and its logs were replayed for the check.
-fn replayed_check(input: &Input) -> rdp_doctor_host::Check {
-    let logs: Vec<String> = input.logs.iter().map(|p| p.display().to_string()).collect();
-    rdp_doctor_host::Check {
-        id: "HOST000",
-        status: Status::Info,
-        path: input.path.display().to_string(),
-        value: format!("dirty; replayed {}", logs.join(", ")),
-        message: format!(
-            "the {} hive was not closed cleanly: the values below include its transaction logs, replayed in memory (the files are unchanged)",
-            input.root.name()
-        ),
-        cause: None,
-        fix: None,
-        fixes: Vec::new(),
-    }
+    print_check(&report, json, &h.target())
 }
 
 /// The plan as a .reg file or a PowerShell script, to `output` or standard output.
 fn write_script(
     format: Format,
     plan: &Plan,
-    output: Option<&Path>,
+    output: Option<(&Path, bool)>,
     out: &mut impl Write,
 ) -> Result<()> {
     let text = if format == Format::Reg {
@@ -197,7 +214,7 @@ fn write_script(
         render::to_powershell(plan)
     };
     match output {
-        Some(path) => {
+        Some((path, force)) => {
             let bytes = if format == Format::Reg {
                 render::to_utf16le_bom(&text)
             } else {
@@ -206,22 +223,38 @@ fn write_script(
                 b.extend_from_slice(text.as_bytes());
                 b
             };
-            std::fs::write(path, bytes)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_output(path, &bytes, force)?;
         }
         None => out.write_all(text.as_bytes())?,
     }
     Ok(())
 }
 
-fn print_check(report: &Report, json: bool) -> Result<Outcome> {
+/// Writes an `-o` file atomically; an existing file or symlink only with `--force`.
+pub(crate) fn write_output(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    let existing = if force {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(UsageError(format!(
+            "{} exists (or is a symbolic link): refusing to overwrite it; give --force to replace it",
+            path.display()
+        ))
+        .into());
+    }
+    atomic::write(path, bytes, existing).map_err(host_err)
+}
+
+fn print_check(report: &Report, json: bool, target: &Target) -> Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
         serde_json::to_writer_pretty(&mut out, report)?;
         writeln!(out)?;
     } else {
-        print_report(&mut out, report)?;
+        print_report(&mut out, report, target)?;
     }
     Ok(if report.failures() > 0 {
         Outcome::ProblemFound
@@ -230,7 +263,7 @@ fn print_check(report: &Report, json: bool) -> Result<Outcome> {
     })
 }
 
-fn print_report(out: &mut impl Write, report: &Report) -> Result<()> {
+fn print_report(out: &mut impl Write, report: &Report, target: &Target) -> Result<()> {
     let st = Style::for_stdout();
     writeln!(out, "{}", st.bold(&report.verdict))?;
     writeln!(
@@ -243,22 +276,31 @@ fn print_report(out: &mut impl Write, report: &Report) -> Result<()> {
             ""
         }
     )?;
-    for c in &report.checks {
-        let mark = match c.status {
-            Status::Fail => st.bold("FAIL"),
-            Status::Warn => st.bold("warn"),
-            Status::Ok => "ok  ".to_string(),
-            Status::Info => st.dim("info"),
+    for f in &report.findings {
+        let mark = match f.severity {
+            Severity::Error => st.bold("FAIL"),
+            Severity::Warning => st.bold("warn"),
+            Severity::Info => st.dim("info"),
         };
-        writeln!(out, "  {mark} [{}] {}", c.id, c.message)?;
-        writeln!(out, "         {} = {}", c.path, c.value)?;
-        if let Some(f) = c
-            .fix
-            .as_ref()
-            .filter(|_| matches!(c.status, Status::Fail | Status::Warn))
-        {
-            writeln!(out, "         fix: {f}")?;
+        writeln!(out, "  {mark} [{}] {}", f.id, f.title)?;
+        for e in &f.evidence {
+            writeln!(out, "         {}", e.line())?;
         }
+        if !f.severity.is_problem() {
+            continue;
+        }
+        for r in &f.remedies {
+            writeln!(out, "         fix: {}", r.title)?;
+            for a in &r.actions {
+                for line in command::lines(a, f.id, target) {
+                    writeln!(out, "           {line}")?;
+                }
+            }
+        }
+    }
+    for p in &report.passed {
+        writeln!(out, "  ok   [{}] {}", p.id, p.message)?;
+        writeln!(out, "         {} = {}", p.path, p.value)?;
     }
     Ok(())
 }
@@ -301,44 +343,21 @@ fn hive_doc(i: &Input) -> HiveDoc {
     }
 }
 
-fn known_ids(report: &Report) -> Vec<&'static str> {
-    let mut ids: Vec<&'static str> = report.checks.iter().map(|c| c.id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
 fn run_fix(
     h: &Hives,
     opts: &Options,
     format: Format,
-    output: Option<&Path>,
+    output: Option<(&Path, bool)>,
     apply_it: bool,
     backup_dir: Option<&Path>,
 ) -> Result<Outcome> {
-    for id in &opts.only {
-        let valid = id.len() == 7
-            && id[..4].eq_ignore_ascii_case("HOST")
-            && id[4..].bytes().all(|b| b.is_ascii_digit());
-        if !valid {
-            return Err(
-                UsageError(format!("--only {id:?}: expected check IDs like HOST001")).into(),
-            );
-        }
-    }
     if output.is_some() && !matches!(format, Format::Reg | Format::Powershell) {
         return Err(UsageError("--output is for --format reg or powershell".into()).into());
     }
     if h.live {
         return live::fix(opts, format, output, apply_it, backup_dir);
     }
-    let system = Input::open(Root::System, h.system()?).map_err(host_err)?;
-    let software = h
-        .software
-        .as_deref()
-        .map(|p| Input::open(Root::Software, p))
-        .transpose()
-        .map_err(host_err)?;
+    let (system, software) = h.open()?;
     let report =
         apply::check_inputs(&system, software.as_ref(), h.windows.as_deref()).map_err(host_err)?;
     let plan = fix::plan(&report, opts);
@@ -421,9 +440,9 @@ fn run_fix(
         }
     }
     if !opts.only.is_empty() {
-        let known = known_ids(&report);
+        let known = report.ids();
         for id in &opts.only {
-            if !known.iter().any(|k| k.eq_ignore_ascii_case(id)) {
+            if !known.contains(id) {
                 eprintln!("rdp-doctor: note: no check {id} ran on these hives");
             }
         }
@@ -445,6 +464,10 @@ fn show_action(a: &RegAction) -> String {
             format!("set    {} = {} ({})", a.path(), data, data.type_name())
         }
         RegAction::DeleteValue { .. } => format!("delete {}", a.path()),
+        other => format!(
+            "by hand: {}",
+            command::lines(other, FindingId::HiveDirty, &Target::Live).join("; ")
+        ),
     }
 }
 
@@ -476,7 +499,7 @@ fn print_plan(
     }
     let files: Vec<&str> = inputs
         .iter()
-        .filter(|i| plan.actions.iter().any(|a| a.root() == i.root))
+        .filter(|i| plan.actions.iter().any(|a| a.root() == Some(i.root)))
         .map(|i| i.root.name())
         .collect();
     if plan.is_empty() {
@@ -511,20 +534,20 @@ fn print_plan(
         )?;
     }
     for (n, s) in plan.steps.iter().enumerate() {
-        writeln!(out, "  {}. [{}] {}", n + 1, s.check.id, s.check.message)?;
-        writeln!(out, "       now:  {} = {}", s.check.path, s.check.value)?;
+        writeln!(out, "  {}. [{}] {}", n + 1, s.finding.id, s.finding.message)?;
+        writeln!(out, "       now:  {} = {}", s.finding.path, s.finding.value)?;
         writeln!(
             out,
             "       fix:  {}{}",
-            s.fix.title,
-            if s.fix.downgrade {
+            s.remedy.title,
+            if s.remedy.downgrade {
                 " (security downgrade, allowed by --allow-downgrade)"
             } else {
                 ""
             }
         )?;
-        writeln!(out, "       why:  {}", s.fix.explanation)?;
-        for a in &s.fix.actions {
+        writeln!(out, "       why:  {}", s.remedy.explanation)?;
+        for a in &s.remedy.actions {
             writeln!(out, "       {}", show_action(a))?;
         }
     }
@@ -539,9 +562,9 @@ fn print_plan(
                 HeldReason::Manual => "to do by hand",
                 HeldReason::Conflict => "it conflicts with an earlier fix of this plan",
             };
-            writeln!(out, "  - [{}] {} ({why})", h.check.id, h.fix.title)?;
-            writeln!(out, "       {}", h.fix.explanation)?;
-            for a in &h.fix.actions {
+            writeln!(out, "  - [{}] {} ({why})", h.finding.id, h.remedy.title)?;
+            writeln!(out, "       {}", h.remedy.explanation)?;
+            for a in &h.remedy.actions {
                 writeln!(out, "       would {}", show_action(a))?;
             }
         }

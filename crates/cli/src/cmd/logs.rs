@@ -4,7 +4,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rdp_doctor_events::{self as events, Options, Severity};
+use rdp_doctor_events::{self as events, Options};
+use rdp_doctor_model::command::Target;
 
 use crate::style::Style;
 use crate::{Outcome, UsageError};
@@ -21,15 +22,16 @@ pub struct Args {
     #[arg(long)]
     since: Option<String>,
 
-    /// Failed logons from one address within the window that count as brute force.
-    #[arg(long, default_value_t = 10)]
+    /// Failed logons from one address (or workstation and account) within 10 minutes that
+    /// count as brute force (1 or more).
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     brute_force: usize,
 
-    /// Timeline entries shown per client address (the latest).
+    /// Timeline entries shown per client address (the latest); findings count every event.
     #[arg(long, default_value_t = 10)]
     timeline: usize,
 
-    /// Print JSON (schema rdp-doctor.logs/v1).
+    /// Print JSON (schema rdp-doctor.logs/v2).
     #[arg(long)]
     json: bool,
 }
@@ -67,8 +69,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
     };
     let opts = Options {
         since,
-        brute_force_threshold: args.brute_force.max(1),
-        timeline_entries: args.timeline,
+        brute_force_threshold: args.brute_force,
         ..Options::default()
     };
     let show_progress = std::io::stderr().is_terminal();
@@ -76,12 +77,17 @@ pub fn run(args: &Args) -> Result<Outcome> {
         if show_progress && n > 1 {
             eprint!("\r\x1b[2K[{i}/{n}] {}", path.display());
         }
-    })?;
+    })?
+    .keep_latest(args.timeline);
     if show_progress && report.files.len() > 1 {
         eprintln!();
     }
     if report.files.is_empty() {
-        return Err(UsageError("no .evtx file found in the given paths".into()).into());
+        return Err(UsageError(format!(
+            "no .evtx file found in the given paths ({} other file(s) skipped)",
+            report.skipped.len()
+        ))
+        .into());
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -94,66 +100,79 @@ pub fn run(args: &Args) -> Result<Outcome> {
     if report.files.iter().all(|f| f.error.is_some()) {
         anyhow::bail!("no file could be read");
     }
-    Ok(
-        if report.findings.iter().any(|f| f.severity != Severity::Info) {
-            Outcome::ProblemFound
-        } else {
-            Outcome::Healthy
-        },
-    )
+    Ok(if report.findings.iter().any(|f| f.severity.is_problem()) {
+        Outcome::ProblemFound
+    } else {
+        Outcome::Healthy
+    })
 }
 
+/// Skipped files listed in the text report; JSON lists them all.
+const SKIPPED_SHOWN: usize = 20;
+
 fn render(out: &mut impl Write, r: &events::LogReport, st: Style) -> std::io::Result<()> {
-    let problems = r
-        .findings
-        .iter()
-        .filter(|f| f.severity != Severity::Info)
-        .count();
-    let verdict = if problems == 0 {
-        format!(
-            "{} RDP events in {} file(s): no RDP failure signature found",
-            r.rdp_events,
-            r.files.len()
-        )
-    } else {
-        format!(
-            "{} RDP events in {} file(s): {problems} problem(s) found",
-            r.rdp_events,
-            r.files.len()
-        )
-    };
-    writeln!(out, "{}", st.bold(&verdict))?;
+    writeln!(out, "{}", st.bold(&verdict(r)))?;
     for f in &r.files {
-        match &f.error {
-            Some(e) => writeln!(out, "  FAIL {}: {e}", f.path)?,
-            None => writeln!(
+        match (&f.error, &f.truncated) {
+            (Some(e), _) => writeln!(out, "  FAIL {}: {e}", f.path)?,
+            (None, Some(t)) => writeln!(
+                out,
+                "  WARN {}: {}; {} records ({} damaged, skipped), {} RDP events",
+                f.path,
+                t.describe(),
+                f.records,
+                f.failed_records,
+                f.rdp_events
+            )?,
+            (None, None) => writeln!(
                 out,
                 "  ok   {}: {} records ({} damaged, skipped), {} RDP events",
                 f.path, f.records, f.failed_records, f.rdp_events
             )?,
         }
     }
+    for s in r.skipped.iter().take(SKIPPED_SHOWN) {
+        writeln!(out, "  skip {}: {}", s.path, s.reason)?;
+    }
+    if r.skipped.len() > SKIPPED_SHOWN {
+        writeln!(
+            out,
+            "  skip ... and {} more (--json lists them all)",
+            r.skipped.len() - SKIPPED_SHOWN
+        )?;
+    }
     if !r.findings.is_empty() {
         writeln!(out, "\n{}", st.heading("Findings"))?;
-        for (i, f) in r.findings.iter().enumerate() {
-            let sev = f.severity.label();
-            writeln!(
-                out,
-                "  {}. [{}] {} {} ({} event(s), {} .. {})",
-                i + 1,
-                f.id,
-                st.bold(sev),
-                f.title,
-                f.count,
-                f.first,
-                f.last
-            )?;
-            for e in &f.evidence {
-                writeln!(out, "       evidence: {e}")?;
-            }
-            writeln!(out, "       fix:      {}", f.fix)?;
-        }
+        crate::render::findings(out, &r.findings, st, &Target::Live)?;
     }
+    render_timelines(out, r, st)
+}
+
+/// The first line: how many events (in the window), and whether anything is wrong.
+fn verdict(r: &events::LogReport) -> String {
+    let problems = r
+        .findings
+        .iter()
+        .filter(|f| f.severity.is_problem())
+        .count();
+    let events = match &r.window {
+        Some(w) => format!(
+            "{} of {} RDP events since {}",
+            w.rdp_events, r.rdp_events, w.since
+        ),
+        None => format!("{} RDP events", r.rdp_events),
+    };
+    let what = if problems > 0 {
+        format!("{problems} problem(s) found")
+    } else if r.window.as_ref().is_some_and(|w| w.rdp_events == 0) {
+        "nothing to analyze in the window".to_string()
+    } else {
+        "no RDP failure signature found".to_string()
+    };
+    format!("{events} in {} file(s): {what}", r.files.len())
+}
+
+fn render_timelines(out: &mut impl Write, r: &events::LogReport, st: Style) -> std::io::Result<()> {
     if !r.timelines.is_empty() {
         writeln!(out, "\n{}", st.heading("Clients"))?;
         for t in &r.timelines {

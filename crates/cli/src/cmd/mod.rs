@@ -1,3 +1,4 @@
+pub mod completions;
 pub mod credentials;
 pub mod explain;
 pub mod host;

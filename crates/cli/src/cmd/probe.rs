@@ -20,7 +20,8 @@ pub struct Args {
     #[arg(long, default_value_t = 3389)]
     port: u16,
 
-    /// Total time budget in seconds; every single wait also has its own deadline.
+    /// Total time budget in seconds for everything the probe does, --repeat
+    /// handshakes included; every single wait also has its own deadline.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     timeout: f64,
 
@@ -37,6 +38,8 @@ pub struct Args {
     tls_name: Option<String>,
 
     /// After the probe, N handshakes one after another: success rate, loss, RTT, jitter.
+    /// They run inside the --timeout budget; those it leaves no time for are
+    /// reported as not run.
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=rdp_doctor_probe::path::MAX_REPEAT as i64))]
     repeat: u32,
@@ -137,14 +140,22 @@ fn render_path(out: &mut impl Write, r: &ProbeReport, st: Style) -> std::io::Res
     };
     writeln!(
         out,
-        "\n{} ({} of {} {} handshakes succeeded, {:.0}%; {} timed out)",
+        "\n{} ({} asked: {} run, {} succeeded ({:.0}% of those run), {} timed out; {} handshake)",
         st.heading("Repeated handshakes"),
-        s.succeeded,
+        s.requested,
         s.attempts,
-        s.handshake,
+        s.succeeded,
         s.success_rate * 100.0,
-        s.timeouts
+        s.timeouts,
+        s.handshake
     )?;
+    if s.not_run > 0 {
+        let why = match s.not_run_reason {
+            Some(rdp_doctor_probe::path::NotRun::NoAddress) => "the host has no address",
+            _ => "the --timeout budget ran out",
+        };
+        writeln!(out, "  {} not run: {why}", s.not_run)?;
+    }
     let spread = |name: &str, v: Option<rdp_doctor_probe::path::Spread>| match v {
         Some(v) => format!(
             "  {name:<22} {:>8.1} {:>8.1} {:>8.1} ms",
@@ -183,10 +194,9 @@ pub fn run(args: &Args) -> Result<Outcome> {
         let st = Style::for_stdout();
         writeln!(
             out,
-            "{} {}:{}  ({} connection(s), {:.0} ms)",
+            "{} {}  ({} connection(s), {:.0} ms)",
             st.heading("Probe"),
-            report.host,
-            report.port,
+            report.authority(),
             report.connections_used,
             report.total_ms
         )?;
@@ -209,7 +219,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
                     NegotiationOutcome::Failure { code, name, .. } => {
                         format!("refused: 0x{code:X} ({code}) {name}")
                     }
-                    other => format!("{other:?}"),
+                    other => rdp_doctor_probe::text::negotiation(other),
                 };
                 writeln!(out, "  {name:<20} {what}")?;
             }
@@ -260,11 +270,14 @@ fn render_diagnosis(out: &mut impl Write, d: &Diagnosis, st: Style) -> std::io::
         let sev = f.severity.label();
         writeln!(out, "  {}. [{}] {} {}", i + 1, f.id, st.bold(sev), f.title)?;
         for e in &f.evidence {
-            writeln!(out, "       evidence: {e}")?;
+            writeln!(out, "       evidence: {}", e.line())?;
         }
         if f.severity != Severity::Info {
-            for fix in &f.fixes {
-                writeln!(out, "       fix:      {fix}")?;
+            for r in &f.remedies {
+                writeln!(out, "       fix:      {}", r.title)?;
+                for a in &r.actions {
+                    writeln!(out, "                 {}", a.path())?;
+                }
             }
         }
     }
@@ -323,35 +336,24 @@ pub fn run_diagnose(args: &DiagnoseArgs) -> Result<Outcome> {
     let logs = if args.evtx.is_empty() {
         None
     } else {
-        Some(rdp_doctor_events::read_paths(
-            &args.evtx,
-            &rdp_doctor_events::Options::default(),
-            |_, _, _| {},
-        )?)
+        Some(
+            rdp_doctor_events::read_paths(
+                &args.evtx,
+                &rdp_doctor_events::Options::default(),
+                |_, _, _| {},
+            )?
+            .keep_latest(30),
+        )
     };
     let host = match &args.system {
-        Some(sys_path) => {
-            let sys_bytes = std::fs::read(sys_path)
-                .with_context(|| format!("cannot read {}", sys_path.display()))?;
-            let sys = rdp_doctor_regf::Hive::new(&sys_bytes)
-                .with_context(|| format!("{} is not a readable hive", sys_path.display()))?;
-            let sw_bytes = match &args.software {
-                Some(p) => {
-                    Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
-                }
-                None => None,
-            };
-            let sw = match &sw_bytes {
-                Some(b) => Some(
-                    rdp_doctor_regf::Hive::new(b).context("the SOFTWARE hive is not readable")?,
-                ),
-                None => None,
-            };
-            Some(
-                rdp_doctor_host::check(&sys, sw.as_ref(), None)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
-            )
-        }
+        Some(sys_path) => Some(
+            rdp_doctor_host::check_offline(sys_path, args.software.as_deref(), None).map_err(
+                |e| match e {
+                    rdp_doctor_host::OfflineError::Usage(m) => crate::UsageError(m).into(),
+                    e => anyhow::anyhow!("{e}"),
+                },
+            )?,
+        ),
         None => None,
     };
     let problems_in = |sev: Severity| sev != Severity::Info;
@@ -406,8 +408,7 @@ fn render_other(out: &mut impl Write, c: &Combined, st: Style) -> std::io::Resul
             r.warnings()
         )?;
         for f in r.findings.iter().filter(|f| f.severity != Severity::Info) {
-            let line = f
-                .line
+            let line = rdp_doctor_rdpfile::line_of(f)
                 .map(|l| format!("line {l}"))
                 .unwrap_or_else(|| "file".into());
             writeln!(
@@ -415,7 +416,7 @@ fn render_other(out: &mut impl Write, c: &Combined, st: Style) -> std::io::Resul
                 "  [{}] {} {line}: {}",
                 f.id,
                 f.severity.label(),
-                f.message
+                f.title
             )?;
         }
         if r.errors() > 0 {
@@ -431,16 +432,11 @@ fn render_other(out: &mut impl Write, c: &Combined, st: Style) -> std::io::Resul
             r.files.len()
         )?;
         for f in &r.findings {
-            writeln!(
-                out,
-                "  [{}] {} {} ({} event(s))",
-                f.id,
-                f.severity.label(),
-                f.title,
-                f.count
-            )?;
+            writeln!(out, "  [{}] {} {}", f.id, f.severity.label(), f.title)?;
             if f.severity != Severity::Info {
-                writeln!(out, "       fix: {}", f.fix)?;
+                for fix in &f.remedies {
+                    writeln!(out, "       fix: {}", fix.title)?;
+                }
             }
         }
     }
@@ -452,19 +448,13 @@ fn render_other(out: &mut impl Write, c: &Combined, st: Style) -> std::io::Resul
             r.failures(),
             r.warnings()
         )?;
-        for ch in r.checks.iter().filter(|ch| {
-            matches!(
-                ch.status,
-                rdp_doctor_host::Status::Fail | rdp_doctor_host::Status::Warn
-            )
-        }) {
-            writeln!(
-                out,
-                "  [{}] {}\n       {} = {}",
-                ch.id, ch.message, ch.path, ch.value
-            )?;
-            if let Some(fix) = &ch.fix {
-                writeln!(out, "       fix: {fix}")?;
+        for f in r.findings.iter().filter(|f| f.severity.is_problem()) {
+            writeln!(out, "  [{}] {}", f.id, f.title)?;
+            for e in &f.evidence {
+                writeln!(out, "       {}", e.line())?;
+            }
+            if let Some(fix) = f.remedies.first() {
+                writeln!(out, "       fix: {}", fix.title)?;
             }
         }
     }

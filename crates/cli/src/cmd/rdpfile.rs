@@ -20,13 +20,15 @@ pub struct Args {
 enum Action {
     /// Report corruption, wrong types, bad values, conflicts and secrets, with line numbers.
     Lint {
+        /// The .rdp file to check.
         file: PathBuf,
-        /// Print JSON (schema rdp-doctor.rdpfile-lint/v1).
+        /// Print JSON (schema rdp-doctor.rdpfile-lint/v2).
         #[arg(long)]
         json: bool,
     },
-    /// Write a minimal clean copy: address, port, user, gateway and security choices only.
+    /// Write a minimal clean copy: what the connection needs (address, account, gateway, broker, security, RemoteApp, Azure Virtual Desktop identity).
     Clean {
+        /// The .rdp file to clean.
         file: PathBuf,
         /// Where to write the clean file.
         #[arg(
@@ -45,17 +47,22 @@ enum Action {
     },
     /// Write a new minimal file.
     New {
+        /// The host to connect to (name or address).
         #[arg(long)]
         host: String,
+        /// The RDP port, when not 3389.
         #[arg(long)]
         port: Option<u16>,
+        /// The account to sign in with (DOMAIN\user or user@domain).
         #[arg(long)]
         user: Option<String>,
         /// RD Gateway host name.
         #[arg(long)]
         gateway: Option<String>,
+        /// Where to write the new file.
         #[arg(short = 'o', long)]
         output: PathBuf,
+        /// Overwrite OUTPUT if it exists.
         #[arg(long)]
         force: bool,
     },
@@ -130,7 +137,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
     match &args.action {
         Action::Lint { file, json } => {
             let parsed = read(file)?;
-            let report = rdpfile::lint(&parsed);
+            let report = rdpfile::lint_named(&parsed, Some(&file.display().to_string()));
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             if *json {
@@ -164,7 +171,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
                 let backup = PathBuf::from(format!("{}.bak-{stamp}", file.display()));
                 std::fs::copy(file, &backup)
                     .with_context(|| format!("cannot back up to {}", backup.display()))?;
-                println!("backup: {}", backup.display());
+                writeln!(std::io::stdout(), "backup: {}", backup.display())?;
                 file.clone()
             } else {
                 let out = output
@@ -181,12 +188,13 @@ pub fn run(args: &Args) -> Result<Outcome> {
                 out
             };
             write_checked(&target, &cleaned)?;
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "wrote {} ({} of {} properties kept; UTF-16LE, CRLF)",
                 target.display(),
                 cleaned.properties().count(),
                 parsed.properties().count()
-            );
+            )?;
             Ok(Outcome::Healthy)
         }
         Action::New {
@@ -197,27 +205,35 @@ pub fn run(args: &Args) -> Result<Outcome> {
             output,
             force,
         } => {
-            let candidate = match port {
-                Some(p) => format!("{host}:{p}"),
-                None => host.clone(),
-            };
-            if host.contains(':')
-                && !host.starts_with('[')
-                && host.parse::<std::net::Ipv6Addr>().is_err()
-            {
-                return Err(UsageError(format!("--host {host}: give the port with --port")).into());
-            }
-            if host.parse::<std::net::Ipv6Addr>().is_err() {
-                rdpfile::lint::valid_address(&candidate)
-                    .map_err(|why| UsageError(format!("--host {host}: {why}")))?;
+            check_host(host, *port)?;
+            if let Some(g) = gateway {
+                rdpfile::address::valid_address(g)
+                    .map_err(|why| UsageError(format!("--gateway {g:?}: {why}")))?;
             }
             refuse_overwrite(output, *force)?;
             let file = clean::new_file(host, *port, user.as_deref(), gateway.as_deref());
             write_checked(output, &file)?;
-            println!("wrote {}", output.display());
+            writeln!(std::io::stdout(), "wrote {}", output.display())?;
             Ok(Outcome::Healthy)
         }
     }
+}
+
+/// `--host` (with `--port`) must make a valid `full address`.
+fn check_host(host: &str, port: Option<u16>) -> Result<()> {
+    let bare_ipv6 = host.parse::<std::net::Ipv6Addr>().is_ok();
+    if host.contains(':') && !host.starts_with('[') && !bare_ipv6 {
+        return Err(UsageError(format!("--host {host:?}: give the port with --port")).into());
+    }
+    if bare_ipv6 {
+        return Ok(());
+    }
+    let candidate = match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    rdpfile::address::valid_address(&candidate)
+        .map_err(|why| UsageError(format!("--host {host:?}: {why}")).into())
 }
 
 fn render(
@@ -237,11 +253,10 @@ fn render(
     writeln!(out, "{}", st.bold(&verdict))?;
     for f in &r.findings {
         let sev = f.severity.label();
-        let line = f
-            .line
+        let line = rdpfile::line_of(f)
             .map(|l| format!("line {l}"))
             .unwrap_or_else(|| "file".into());
-        writeln!(out, "  {:<8} {:<8} [{}] {}", line, sev, f.id, f.message)?;
+        writeln!(out, "  {:<8} {:<8} [{}] {}", line, sev, f.id, f.title)?;
     }
     if r.errors() > 0 {
         writeln!(

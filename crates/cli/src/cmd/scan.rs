@@ -122,9 +122,7 @@ fn row(result: &ScanResult<Result<Diagnosis, String>>) -> Row {
                 status: if d.healthy { "ok" } else { "problem" },
                 verdict: d.verdict.clone(),
                 finding: top.map(|f| f.id.to_string()),
-                cause: top
-                    .and_then(|f| serde_json::to_value(f.cause).ok())
-                    .and_then(|v| v.as_str().map(str::to_string)),
+                cause: top.and_then(|f| f.cause).map(|c| c.name().to_string()),
                 supported: d
                     .probe
                     .supported()

@@ -114,6 +114,21 @@ fn connection_samples(c: &rdp_doctor_probe::connect::ConnectionReport, s: &mut V
 pub fn report_samples(report: &ProbeReport) -> (bool, Vec<Sample>) {
     let mut s = Vec::new();
     for (label, name) in PHASES {
+        // A skipped phase did not run: neither its time nor success is a measurement.
+        if report
+            .phase(name)
+            .is_some_and(|p| p.status == Status::Skipped)
+        {
+            s.push(
+                Sample::gauge(
+                    "rdp_probe_phase_skipped",
+                    "Phases that did not run (1 each), e.g. TLS when the server offers no TLS.",
+                    1.0,
+                )
+                .label("phase", label),
+            );
+            continue;
+        }
         if let Some(p) = report.phase(name) {
             s.push(
                 Sample::gauge(
@@ -236,15 +251,9 @@ pub fn report_samples(report: &ProbeReport) -> (bool, Vec<Sample>) {
                 "Findings of the probe (1 each), by stable id.",
                 1.0,
             )
-            .label("id", f.id)
+            .label("id", f.id.code())
             .label("severity", severity)
-            .label(
-                "cause",
-                serde_json::to_value(f.cause)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-            ),
+            .label("cause", f.cause.map(|c| c.name()).unwrap_or_default()),
         );
     }
     (diagnosis.healthy, s)

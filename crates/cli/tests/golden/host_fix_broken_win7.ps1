@@ -22,8 +22,7 @@ New-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Services\TermServi
 
 # HOST006 (HKLM\SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy\FirewallRules): the firewall is on and no active inbound rule allows TCP 3390
 # Fix: Add an inbound firewall rule allowing TCP 3390 to TermService
-if (-not (Test-Path -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy\FirewallRules')) { New-Item -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy\FirewallRules' -Force | Out-Null }
-New-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy\FirewallRules' -Name 'RdpDoctor-RemoteDesktop-In-TCP-3390' -PropertyType String -Value 'v2.10|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3390|App=%SystemRoot%\system32\svchost.exe|Svc=termservice|Name=Remote Desktop (TCP-In, port 3390)|Desc=Inbound rule for the Remote Desktop listener on TCP 3390|' -Force | Out-Null
+New-NetFirewallRule -Name 'RdpDoctor-RemoteDesktop-In-TCP-3390' -DisplayName 'Remote Desktop (TCP-In, port 3390)' -Direction Inbound -Action Allow -Protocol TCP -LocalPort 3390 -Service 'termservice' -Program '%SystemRoot%\system32\svchost.exe'
 
 # HOST007 (HKLM\SYSTEM\CurrentControlSet\Control\Terminal Server\MaxOutstandingConnections): only 2 incomplete connections allowed: a few scanners lock everyone out (TermService 1006)
 # Fix: Raise MaxOutstandingConnections to 10000

@@ -64,7 +64,14 @@ fn format_value(v: f64) -> String {
     } else if v == v.trunc() && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {
-        format!("{v}")
+        // Fixed precision (microseconds for durations in seconds): no binary
+        // rounding noise such as 0.00007000000000000001.
+        let fixed = format!("{v:.6}");
+        let trimmed = fixed.trim_end_matches('0').trim_end_matches('.');
+        match trimmed {
+            "" | "-0" => "0".to_string(),
+            t => t.to_string(),
+        }
     }
 }
 
@@ -132,5 +139,13 @@ mod tests {
         assert_eq!(format_value(f64::INFINITY), "+Inf");
         assert_eq!(format_value(1.5e20), "150000000000000000000");
         assert_eq!(format_value(-3.0), "-3");
+    }
+
+    #[test]
+    fn fractions_have_fixed_precision() {
+        assert_eq!(format_value(0.07 / 1000.0), "0.00007");
+        assert_eq!(format_value(0.1 + 0.2), "0.3");
+        assert_eq!(format_value(1e-9), "0");
+        assert_eq!(format_value(-2.5), "-2.5");
     }
 }

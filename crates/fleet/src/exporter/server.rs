@@ -119,7 +119,17 @@ impl<P: Prober> Exporter<P> {
     }
 
     /// Re-reads the configuration file; on error the old one stays in force.
+    /// Either way the result is logged to standard error.
     pub fn reload(&self) -> Result<(), String> {
+        let result = self.load_again();
+        match &result {
+            Ok(()) => eprintln!("rdp-doctor serve: configuration reloaded"),
+            Err(e) => eprintln!("rdp-doctor serve: reload failed, old configuration kept: {e}"),
+        }
+        result
+    }
+
+    fn load_again(&self) -> Result<(), String> {
         let c = &self.shared.counters;
         match Config::load(&self.shared.config_path) {
             Ok(new) => {
@@ -171,12 +181,8 @@ impl<P: Prober> Exporter<P> {
                     return;
                 };
                 while hup.recv().await.is_some() {
-                    match me.reload() {
-                        Ok(()) => eprintln!("rdp-doctor serve: configuration reloaded"),
-                        Err(e) => eprintln!(
-                            "rdp-doctor serve: reload failed, old configuration kept: {e}"
-                        ),
-                    }
+                    // reload() logs its result.
+                    let _ = me.reload();
                 }
             });
         }
@@ -199,7 +205,9 @@ impl<P: Prober> Exporter<P> {
         let Some(module) = config.modules.get(&module_name).cloned() else {
             return bad(format!("unknown module {module_name:?}\n"));
         };
-        let Some((host, _port)) = crate::scan::split_host_port(&target) else {
+        let Ok(rdp_doctor_probe::Target { host, .. }) =
+            rdp_doctor_probe::Target::parse(&target, 3389)
+        else {
             return bad(format!("target {target:?} is not host[:port]\n"));
         };
         if !config.allow.allows(&host) {

@@ -3,7 +3,46 @@
 
 use std::path::{Path, PathBuf};
 
+use rdp_doctor_host::fix::Target;
+use rdp_doctor_host::Report;
+use rdp_doctor_model::{Finding, FindingId, Severity};
 use rdp_doctor_regf::{Data, HiveEditor};
+
+/// What a check concluded, as a test compares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    Error,
+    Warning,
+    Info,
+    Passed,
+}
+
+fn id(code: &str) -> FindingId {
+    FindingId::from_code(code).unwrap_or_else(|| panic!("no finding ID {code}"))
+}
+
+/// Every outcome of the check `code` in `r`: findings by severity, then passes.
+pub fn seen(r: &Report, code: &str) -> Vec<Seen> {
+    let id = id(code);
+    r.found(id)
+        .map(|f| match f.severity {
+            Severity::Error => Seen::Error,
+            Severity::Warning => Seen::Warning,
+            Severity::Info => Seen::Info,
+        })
+        .chain(r.passed.iter().filter(|p| p.id == id).map(|_| Seen::Passed))
+        .collect()
+}
+
+/// The findings of `code`.
+pub fn found<'a>(r: &'a Report, code: &str) -> Vec<&'a Finding> {
+    r.found(id(code)).collect()
+}
+
+/// The registry path or file a finding cites first.
+pub fn cited(f: &Finding) -> String {
+    Target::of(f).path
+}
 
 /// A hive of the corpus (`crates/regf/tests/data` or `crates/host/tests/data`), decompressed.
 pub fn load(name: &str) -> Vec<u8> {
@@ -40,8 +79,19 @@ pub fn dword(ed: &mut HiveEditor, key: &str, name: &str, v: u32) {
 }
 
 /// The clean Windows 7 SYSTEM hive (Remote Desktop on, every check passes).
+///
+/// The corpus hive leaves its Public-profile Remote Desktop rule inactive (HOST006
+/// warns about it, see corpus.rs); here it is active, as on a host reachable in
+/// every profile.
 pub fn clean_system() -> Vec<u8> {
-    load("regipy_SYSTEM_win7_32bit")
+    edited(&load("regipy_SYSTEM_win7_32bit"), |ed| {
+        ed.set_value(
+            "ControlSet001\\Services\\SharedAccess\\Parameters\\FirewallPolicy\\FirewallRules",
+            "RemoteDesktop-In-TCP_1",
+            &Data::String("v2.10|Action=Allow|Active=TRUE|Dir=In|Protocol=6|Profile=Public|LPort=3389|App=System|Name=@FirewallAPI.dll,-28753|Desc=@FirewallAPI.dll,-28756|EmbedCtxt=@FirewallAPI.dll,-28752|".into()),
+        )
+        .unwrap()
+    })
 }
 
 pub const TS: &str = "ControlSet001\\Control\\Terminal Server";
@@ -57,6 +107,13 @@ pub fn software(f: impl FnOnce(&mut HiveEditor)) -> Vec<u8> {
             "Microsoft\\Cryptography",
             "MachineGuid",
             &Data::String(MACHINE_GUID.into()),
+        )
+        .unwrap();
+        // What makes it a SOFTWARE hive for the role check.
+        ed.set_value(
+            "Microsoft\\Windows NT\\CurrentVersion",
+            "CurrentVersion",
+            &Data::String("6.1".into()),
         )
         .unwrap();
         f(ed)

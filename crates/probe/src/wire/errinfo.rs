@@ -153,28 +153,7 @@ pub fn license_state_name(state: u32) -> Option<&'static str> {
 
 /// One DER element: tag, content and what follows.
 fn der(data: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
-    let (&tag, rest) = data.split_first().ok_or("DER: no tag")?;
-    let (&first, mut rest) = rest.split_first().ok_or("DER: no length")?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7F);
-        if n == 0 || n > 4 || rest.len() < n {
-            return Err(format!("DER: bad length of length {n}"));
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        rest = &rest[n..];
-        len
-    };
-    if rest.len() < len {
-        return Err(format!(
-            "DER: element of {len} bytes, only {} left",
-            rest.len()
-        ));
-    }
-    Ok((tag, &rest[..len], &rest[len..]))
+    super::der::read(data).map(|t| (t.tag, t.content, t.rest))
 }
 
 /// A DER INTEGER of at most 32 significant bits, as the u32 Windows prints in

@@ -2,7 +2,9 @@
 //! answer. No I/O, so every parser is unit-tested and fuzzed.
 
 pub mod cert;
+pub mod der;
 pub mod errinfo;
+pub mod foreign;
 pub mod mcs;
 pub mod ntlm;
 pub mod x224;

@@ -4,31 +4,12 @@
 
 use serde::Serialize;
 
+use super::der::{encode as der, read as read_tlv};
+pub use super::der::frame_len as der_frame_len;
+
 /// NEGOTIATE flags: UNICODE, REQUEST_TARGET, NTLM, ALWAYS_SIGN,
 /// EXTENDED_SESSIONSECURITY, VERSION, 128, KEY_EXCH, 56.
 const NEGOTIATE_FLAGS: u32 = 0xE208_8205;
-
-/// Encodes a DER length.
-fn der_len(len: usize, out: &mut Vec<u8>) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-}
-
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    der_len(content.len(), &mut out);
-    out.extend_from_slice(content);
-    out
-}
 
 /// The NTLM NEGOTIATE_MESSAGE (no domain or workstation, with a version).
 pub fn ntlm_negotiate() -> Vec<u8> {
@@ -48,59 +29,6 @@ pub fn ts_request_negotiate() -> Vec<u8> {
     let mut body = der(0xA0, &der(0x02, &[6])); // [0] version INTEGER 6
     body.extend(der(0xA1, &nego_data)); // [1] negoTokens
     der(0x30, &body)
-}
-
-/// A DER element: tag and content.
-struct Tlv<'a> {
-    tag: u8,
-    content: &'a [u8],
-    rest: &'a [u8],
-}
-
-fn read_tlv(data: &[u8]) -> Result<Tlv<'_>, String> {
-    let (&tag, after_tag) = data.split_first().ok_or("DER: no tag")?;
-    let (&first, mut after_len) = after_tag.split_first().ok_or("DER: no length")?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7F);
-        if n == 0 || n > 4 || after_len.len() < n {
-            return Err(format!("DER: bad length of length {n}"));
-        }
-        let len = after_len[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        after_len = &after_len[n..];
-        len
-    };
-    if after_len.len() < len {
-        return Err(format!(
-            "DER: element of {len} bytes, only {} left",
-            after_len.len()
-        ));
-    }
-    Ok(Tlv {
-        tag,
-        content: &after_len[..len],
-        rest: &after_len[len..],
-    })
-}
-
-/// The total length of the DER element at the start of `data`, once its
-/// header is there (for framing the server's answer on the wire).
-pub fn der_frame_len(data: &[u8]) -> Option<usize> {
-    let first = *data.get(1)?;
-    if first < 0x80 {
-        return Some(2 + usize::from(first));
-    }
-    let n = usize::from(first & 0x7F);
-    if n == 0 || n > 4 || data.len() < 2 + n {
-        return if n == 0 || n > 4 { Some(0) } else { None };
-    }
-    let len = data[2..2 + n]
-        .iter()
-        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-    Some(2 + n + len)
 }
 
 /// Facts from the server's NTLM CHALLENGE.

@@ -7,8 +7,8 @@ use std::path::Path;
 use anyhow::Result;
 use rdp_doctor_host::fix::{self, Options, Plan};
 use rdp_doctor_host::live::{self, Change, LiveRegistry};
-use rdp_doctor_host::registry::Action as RegAction;
-use rdp_doctor_host::{apply, Report, Status};
+use rdp_doctor_host::{apply, Action as RegAction, Report};
+use rdp_doctor_model::command::Target;
 use serde::Serialize;
 
 use super::{host_err, print_plan, print_report, Format};
@@ -40,7 +40,7 @@ pub(super) fn check(json: bool) -> Result<Outcome> {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        print_report(&mut out, &report)?;
+        print_report(&mut out, &report, &Target::Live)?;
     }
     Ok(outcome(&report))
 }
@@ -73,20 +73,18 @@ fn still_failing(plan: &Plan, after: &Report) -> Vec<String> {
     plan.steps
         .iter()
         .filter(|s| {
-            after.checks.iter().any(|c| {
-                c.id == s.check.id
-                    && c.path == s.check.path
-                    && matches!(c.status, Status::Fail | Status::Warn)
-            })
+            after
+                .found(s.finding.id)
+                .any(|f| f.severity.is_problem() && fix::Target::of(f).path == s.finding.path)
         })
-        .map(|s| format!("{} ({})", s.check.id, s.check.path))
+        .map(|s| format!("{} ({})", s.finding.id, s.finding.path))
         .collect()
 }
 
 pub(super) fn fix(
     opts: &Options,
     format: Format,
-    output: Option<&Path>,
+    output: Option<(&Path, bool)>,
     apply_it: bool,
     backup_dir: Option<&Path>,
 ) -> Result<Outcome> {

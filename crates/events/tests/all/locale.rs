@@ -16,10 +16,13 @@
 //! as written, and the findings are those of the original file.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use rdp_doctor_events::{analyze, read_evtx, Finding, Options, RdpEvent, Timeline};
+use rdp_doctor_events::{analyze, read_evtx, Options, RdpEvent, Timeline};
+use rdp_doctor_model::Finding;
+
+use crate::{evidence_lines, load, python_evtx_available, python_script};
 
 const FILE_HEADER: usize = 4096;
 const CHUNK: usize = 65_536;
@@ -84,16 +87,6 @@ const VARIANTS: &[Variant] = &[
         in_timeline: &["管理者やまだたろう", "すずき・はな"],
     },
 ];
-
-fn load(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(format!("{name}.evtx.xz"));
-    let compressed = std::fs::read(&path).expect("corpus log");
-    let mut out = Vec::new();
-    lzma_rs::xz_decompress(&mut &compressed[..], &mut out).expect("xz");
-    out
-}
 
 /// CRC-32 (IEEE 802.3, reflected), the checksum of EVTX chunks.
 fn crc32(parts: &[&[u8]]) -> u32 {
@@ -208,25 +201,9 @@ struct Oracle {
     failed: usize,
 }
 
-fn python_evtx_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import Evtx.Evtx"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python-evtx must be installed in CI (scripts/deps/pip.txt)"
-        );
-        eprintln!("skipped: python-evtx is not installed");
-    }
-    ok
-}
-
 fn python_evtx(path: &Path) -> std::process::Child {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python_evtx_records.py");
     Command::new("python3")
-        .arg(script)
+        .arg(python_script())
         .arg("--verify-checksums")
         .arg(path)
         .stdout(Stdio::piped())
@@ -276,7 +253,15 @@ fn strings(e: &RdpEvent) -> Vec<&str> {
 
 fn finding_kinds(f: &[Finding]) -> Vec<String> {
     f.iter()
-        .map(|f| format!("{} {:?} {:?} x{}", f.id, f.severity, f.cause, f.count))
+        .map(|f| {
+            format!(
+                "{} {:?} {:?} {:?}",
+                f.id,
+                f.severity,
+                f.cause,
+                f.evidence.len()
+            )
+        })
         .collect()
 }
 
@@ -295,8 +280,8 @@ fn timeline_lines(t: &[Timeline], names: &[(&str, &str)]) -> Vec<String> {
 
 #[test]
 fn non_ascii_names_read_exactly_as_written() {
-    let dir = std::env::temp_dir().join(format!("rdp-doctor-locale-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
     let python = python_evtx_available();
     let mut pending = Vec::new();
     for v in VARIANTS {
@@ -354,8 +339,10 @@ fn non_ascii_names_read_exactly_as_written() {
         // Findings and timelines: the same, with the names as written.
         let rdp_events = ours.events.len();
         let opts = Options::default();
-        let (f_before, t_before) = analyze(before.events, &opts);
-        let (f_variant, t_variant) = analyze(ours.events, &opts);
+        let before_analysis = analyze(before.events, &opts);
+        let variant_analysis = analyze(ours.events, &opts);
+        let (f_before, t_before) = (before_analysis.findings, before_analysis.timelines);
+        let (f_variant, t_variant) = (variant_analysis.findings, variant_analysis.timelines);
         assert_eq!(
             finding_kinds(&f_variant),
             finding_kinds(&f_before),
@@ -364,8 +351,11 @@ fn non_ascii_names_read_exactly_as_written() {
         );
         for (b, o) in f_before.iter().zip(&f_variant) {
             assert_eq!(o.title, localize(&b.title, v.names));
-            let evidence: Vec<String> = b.evidence.iter().map(|e| localize(e, v.names)).collect();
-            assert_eq!(o.evidence, evidence, "{}: {}", v.source, b.id);
+            let evidence: Vec<String> = evidence_lines(b)
+                .iter()
+                .map(|e| localize(e, v.names))
+                .collect();
+            assert_eq!(evidence_lines(o), evidence, "{}: {}", v.source, b.id);
         }
         let lines = timeline_lines(&t_variant, &[]);
         for name in v.in_timeline {
@@ -414,5 +404,4 @@ fn non_ascii_names_read_exactly_as_written() {
         assert_eq!(theirs.failed, 0, "{source}: python-evtx could not render");
         assert_eq!(theirs.counts, ours, "{source}: counts per event ID differ");
     }
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -2,26 +2,16 @@
 //! agree with python-evtx, an independent reader, on the same files.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rdp_doctor_codes::CauseId;
-use rdp_doctor_events::{analyze, read_evtx, Options, Severity};
+use rdp_doctor_events::{analyze, read_evtx, Options};
+use rdp_doctor_model::{CauseId, Evidence, FindingId, Severity};
 
-fn data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
-}
-
-fn load(name: &str) -> Vec<u8> {
-    let compressed = std::fs::read(data().join(format!("{name}.evtx.xz"))).unwrap();
-    let mut out = Vec::new();
-    lzma_rs::xz_decompress(&mut &compressed[..], &mut out).unwrap();
-    out
-}
+use crate::{data, evidence_lines, find, findings_of, load, python_evtx_available, python_script};
 
 fn all_names() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(data())
-        .unwrap()
+        .expect("data")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().to_string())
         .filter_map(|n| n.strip_suffix(".evtx.xz").map(str::to_string))
@@ -30,20 +20,12 @@ fn all_names() -> Vec<String> {
     v
 }
 
-fn findings_of(names: &[&str]) -> Vec<rdp_doctor_events::Finding> {
-    let events = names
-        .iter()
-        .flat_map(|n| read_evtx(&load(n)).unwrap().events)
-        .collect();
-    analyze(events, &Options::default()).0
-}
-
 #[test]
 fn every_corpus_log_reads_without_damage() {
     let names = all_names();
     assert_eq!(names.len(), 14);
     for name in &names {
-        let f = read_evtx(&load(name)).unwrap();
+        let f = read_evtx(&load(name)).expect("reads");
         assert!(f.records > 0, "{name}");
         assert_eq!(f.failed_records, 0, "{name}");
     }
@@ -54,20 +36,12 @@ fn every_corpus_log_reads_without_damage() {
 /// where it renders a whole file, the counts per event ID must be equal.
 #[test]
 fn counts_agree_with_python_evtx() {
-    let python_ok = Command::new("python3")
-        .args(["-c", "import Evtx.Evtx"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !python_ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python-evtx must be installed in CI (scripts/deps/pip.txt)"
-        );
-        eprintln!("skipped: python-evtx is not installed");
+    if !python_evtx_available() {
         return;
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python_evtx_records.py");
-    let dir = tempfile_dir();
+    let script = python_script();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
     let mut compared_records = 0;
     let mut exact_files = 0;
     // The largest log is the benchmark's (python-evtx needs minutes for it); the
@@ -80,18 +54,18 @@ fn counts_agree_with_python_evtx() {
     for name in &names {
         let bytes = load(name);
         let path = dir.join(format!("{name}.evtx"));
-        std::fs::write(&path, &bytes).unwrap();
+        std::fs::write(&path, &bytes).expect("reads");
         let child = Command::new("python3")
             .arg(&script)
             .arg(&path)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .unwrap();
+            .expect("reads");
         running.push((name.clone(), bytes, child));
     }
     for (name, bytes, child) in running {
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_with_output().expect("reads");
         assert!(
             out.status.success(),
             "{name}: {}",
@@ -103,12 +77,14 @@ fn counts_agree_with_python_evtx() {
         for line in text.lines() {
             let mut parts = line.split_whitespace();
             match (parts.next(), parts.next()) {
-                (Some("failed"), Some(n)) => failed = n.parse().unwrap(),
-                (Some(_record), Some(id)) => *theirs.entry(id.parse().unwrap()).or_default() += 1,
+                (Some("failed"), Some(n)) => failed = n.parse().expect("reads"),
+                (Some(_record), Some(id)) => {
+                    *theirs.entry(id.parse().expect("reads")).or_default() += 1
+                }
                 _ => panic!("{name}: odd line {line:?}"),
             }
         }
-        let ours = read_evtx(&bytes).unwrap().counts;
+        let ours = read_evtx(&bytes).expect("reads").counts;
         if failed == 0 {
             assert_eq!(ours, theirs, "{name}: counts per event ID differ");
             exact_files += 1;
@@ -123,7 +99,6 @@ fn counts_agree_with_python_evtx() {
         }
         compared_records += theirs.values().sum::<usize>();
     }
-    std::fs::remove_dir_all(&dir).ok();
     assert!(
         exact_files >= 8,
         "only {exact_files} files fully rendered by python-evtx"
@@ -132,29 +107,31 @@ fn counts_agree_with_python_evtx() {
     assert!(compared_records > 10_000, "{compared_records}");
 }
 
-fn tempfile_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rdp-doctor-evtx-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn denied_remote_desktop_access() {
     let f = findings_of(&["mdec_Security_4825_rdp_denied"]);
-    let denied = f.iter().find(|f| f.id == "EVT005").expect("EVT005");
+    let denied = find(&f, FindingId::NoRemoteDesktopRight);
     assert_eq!(
         (denied.severity, denied.cause),
-        (Severity::Error, CauseId::NoRemoteLogonRight)
+        (Severity::Error, Some(CauseId::NoRemoteLogonRight))
+    );
+    // The accounts are named.
+    assert_eq!(
+        denied.title,
+        "logons denied: svc6test1 may not log on through Remote Desktop"
     );
 }
 
 #[test]
 fn failed_rdp_logons_are_decoded() {
     let f = findings_of(&["mdec_Security_4625_LT10_account_restriction"]);
-    let bad = f.iter().find(|f| f.id == "EVT006").expect("EVT006");
-    assert_eq!(bad.count, 2);
+    let bad = find(&f, FindingId::FailedLogons);
+    assert!(matches!(
+        bad.evidence[..],
+        [Evidence::Events { count: 2, .. }]
+    ));
     assert!(
-        bad.evidence[0].contains("0xC000006E (Unknown user name or bad password)"),
+        evidence_lines(bad)[0].starts_with("2 x 0xC000006E "),
         "{:?}",
         bad.evidence
     );
@@ -163,17 +140,19 @@ fn failed_rdp_logons_are_decoded() {
 #[test]
 fn connection_flood_from_one_address() {
     let f = findings_of(&["mdec_RdpCoreTS_131_bruteforce"]);
-    let flood = f.iter().find(|f| f.id == "EVT004").expect("EVT004");
+    let flood = find(&f, FindingId::ConnectionFlood);
     assert!(flood.title.contains("10.23.123.11"), "{}", flood.title);
-    assert_eq!(flood.cause, CauseId::ConnectionLimit);
+    assert_eq!(flood.cause, Some(CauseId::ConnectionLimit));
 }
 
 #[test]
 fn schannel_alerts_are_counted() {
     let f = findings_of(&["szechuan_DC01_System"]);
-    let tls = f.iter().find(|f| f.id == "EVT002").expect("EVT002");
+    let tls = find(&f, FindingId::TlsHandshakesFail);
     assert!(
-        tls.evidence.iter().any(|e| e.contains("36888 alert 40")),
+        evidence_lines(tls)
+            .iter()
+            .any(|e| e.contains("36888 alert 40")),
         "{:?}",
         tls.evidence
     );
@@ -182,9 +161,9 @@ fn schannel_alerts_are_counted() {
 #[test]
 fn timeline_per_client_with_rcm_1149() {
     let events = read_evtx(&load("mdec_RCM_1149_multiple_hosts"))
-        .unwrap()
+        .expect("reads")
         .events;
-    let (_, timelines) = analyze(events, &Options::default());
+    let timelines = analyze(events, &Options::default()).timelines;
     let t = timelines
         .iter()
         .find(|t| t.address == "10.23.123.11")
@@ -196,10 +175,10 @@ fn timeline_per_client_with_rcm_1149() {
 #[test]
 fn client_log_disconnect_reason_is_decoded() {
     let f = findings_of(&["szechuan_DC01_RDPClient_Operational"]);
-    let c = f.iter().find(|f| f.id == "EVT009").expect("EVT009");
+    let c = find(&f, FindingId::ClientDisconnects);
     assert_eq!(c.severity, Severity::Info);
     assert!(
-        c.evidence[0].contains("disconnectReasonRemoteByUser"),
+        evidence_lines(c)[0].contains("disconnectReasonRemoteByUser"),
         "{:?}",
         c.evidence
     );
@@ -208,14 +187,17 @@ fn client_log_disconnect_reason_is_decoded() {
 #[test]
 fn since_filters() {
     let events = read_evtx(&load("mdec_Security_4625_LT10_account_restriction"))
-        .unwrap()
+        .expect("reads")
         .events;
     let late = Options {
         since: rdp_doctor_events::event::parse_time("2021-10-23T21:51:00Z"),
         ..Options::default()
     };
-    let (f, _) = analyze(events, &late);
-    assert_eq!(f.iter().find(|f| f.id == "EVT006").unwrap().count, 1);
+    let f = analyze(events, &late).findings;
+    assert!(matches!(
+        find(&f, FindingId::FailedLogons).evidence[..],
+        [Evidence::Events { count: 1, .. }]
+    ));
 }
 
 #[test]

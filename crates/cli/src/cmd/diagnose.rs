@@ -1,0 +1,211 @@
+//! `rdp-doctor diagnose`: every evidence source given, one diagnosis.
+//!
+//! This module only gathers the evidence (probe, reported code, hives or the
+//! live host, event logs, .rdp file) into the engine's inputs, calls
+//! [`rdp_doctor_diagnose::diagnose`] and renders the result.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use rdp_doctor_diagnose::{self as engine, ClientFacts, HostFacts, Inputs, ProbeFacts, ReportedCode};
+use rdp_doctor_model::command::Target;
+use rdp_doctor_model::{Evidence, PhaseName};
+
+use crate::style::Style;
+use crate::{render, Outcome, UsageError};
+
+/// `diagnose`: the probe plus every other evidence source given.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  rdp-doctor diagnose server.example.com
+  rdp-doctor diagnose 10.0.0.5 --system SYSTEM --software SOFTWARE --windows /mnt/c
+  rdp-doctor diagnose --code \"Error code: 0x904, Extended error code: 0x7\"
+  rdp-doctor diagnose host --rdp-file client.rdp --evtx Logs/
+
+Exit codes: 0 healthy, 1 problem found, 2 usage error, 3 could not complete.")]
+pub struct Args {
+    /// HOST, HOST:PORT or [IPv6]:PORT to probe; optional when other evidence is given.
+    target: Option<String>,
+
+    #[command(flatten)]
+    probe: super::probe::ProbeFlags,
+
+    /// The code the client showed: `0x904 0x7`, `"Error code: 0x904, Extended error code: 0x7"`,
+    /// FreeRDP's `[0x0002000D]`, an ERRINFO, SSPI or NTSTATUS code.
+    #[arg(long, value_name = "CODE", num_args = 1..=2)]
+    code: Vec<String>,
+
+    /// The .rdp file the client uses: linted as `rdpfile lint` does.
+    #[arg(long, value_name = "FILE")]
+    rdp_file: Option<PathBuf>,
+
+    /// Exported event logs (.evtx files or a Logs folder) of the host or the client.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    evtx: Vec<PathBuf>,
+
+    /// The host's SYSTEM hive (from a rescued disk): checked as `host check` does, logs replayed.
+    #[arg(long, value_name = "HIVE", conflicts_with = "live")]
+    system: Option<PathBuf>,
+
+    /// The host's SOFTWARE hive (with --system).
+    #[arg(long, value_name = "HIVE", requires = "system")]
+    software: Option<PathBuf>,
+
+    /// The mounted Windows volume of the rescued disk (for MachineKeys), with --system.
+    #[arg(long, value_name = "DIR", requires = "system")]
+    windows: Option<PathBuf>,
+
+    /// On Windows: add this host's live registry and services.
+    #[arg(long)]
+    live: bool,
+}
+
+/// `diagnose`: gather, decide, render.
+pub fn run(args: &Args) -> Result<Outcome> {
+    let given_other = !args.code.is_empty()
+        || args.rdp_file.is_some()
+        || !args.evtx.is_empty()
+        || args.system.is_some()
+        || args.live;
+    if args.target.is_none() && !given_other {
+        return Err(UsageError(
+            "diagnose needs a TARGET to probe, or other evidence: --code, --system, --evtx, --rdp-file or --live".into(),
+        )
+        .into());
+    }
+    let probe_report = match &args.target {
+        Some(t) => Some(super::probe::run_probe(t, &args.probe)?),
+        None => None,
+    };
+    let (host, target) = host_facts(args)?;
+    let inputs = Inputs {
+        target: probe_report.as_ref().map(|r| r.target_label()),
+        probe: probe_report.as_ref().map(probe_facts),
+        codes: codes(&args.code)?,
+        host,
+        logs: logs(&args.evtx)?,
+        rdp_file: rdp_file(args.rdp_file.as_deref())?,
+    };
+    let d = engine::diagnose(&inputs);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.probe.json {
+        let doc = Document { diagnosis: &d, probe: probe_report.as_ref() };
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        let st = Style::for_stdout();
+        render::diagnosis_head(&mut out, &d, st, &target)?;
+        if let Some(r) = &probe_report {
+            writeln!(out)?;
+            super::probe::render_phases(&mut out, r, st)?;
+        }
+        if !d.findings.is_empty() {
+            writeln!(out, "\n{}", st.heading("Findings, most important first"))?;
+            render::findings(&mut out, &d.findings, st, &target)?;
+        }
+    }
+    Ok(if d.healthy { Outcome::Healthy } else { Outcome::ProblemFound })
+}
+
+/// The JSON document (schema rdp-doctor.diagnose/v2).
+#[derive(serde::Serialize)]
+struct Document<'a> {
+    #[serde(flatten)]
+    diagnosis: &'a engine::Diagnosis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probe: Option<&'a rdp_doctor_probe::ProbeReport>,
+}
+
+fn probe_facts(r: &rdp_doctor_probe::ProbeReport) -> ProbeFacts {
+    use rdp_doctor_probe::Status;
+    let completed: Vec<PhaseName> = r
+        .phases
+        .iter()
+        .take_while(|p| matches!(p.status, Status::Ok | Status::Warn))
+        .map(|p| p.name)
+        .collect();
+    let failed = r.phases.iter().find(|p| p.status == Status::Fail).map(|p| p.name);
+    ProbeFacts {
+        completed,
+        failed,
+        findings: rdp_doctor_probe::diagnose::findings(r),
+        repeated: r.path.as_ref().and_then(|p| p.repeat.as_ref()).map(|rep| rep.asked),
+        with_credentials: r.connect.is_some(),
+    }
+}
+
+fn codes(code: &[String]) -> Result<Vec<ReportedCode>> {
+    if code.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = code.join(", ");
+    let bad = |e: rdp_doctor_codes::QueryError| UsageError(format!("--code {text:?}: {e}"));
+    let reported = rdp_doctor_codes::parse_reported(&text).map_err(bad)?;
+    let explanation = rdp_doctor_codes::explain_reported(&reported).map_err(bad)?;
+    let evidence = rdp_doctor_codes::findings(&explanation)
+        .into_iter()
+        .flat_map(|f| f.evidence)
+        .collect();
+    let mut causes: Vec<rdp_doctor_model::CauseId> = Vec::new();
+    for c in &explanation.causes {
+        if !causes.contains(&c.cause.id) {
+            causes.push(c.cause.id);
+        }
+    }
+    Ok(vec![ReportedCode { evidence, causes }])
+}
+
+fn logs(paths: &[PathBuf]) -> Result<Option<Vec<rdp_doctor_model::Finding>>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let report = rdp_doctor_events::read_paths(paths, &rdp_doctor_events::Options::default(), |_, _, _| {})?;
+    Ok(Some(report.findings))
+}
+
+fn rdp_file(path: Option<&std::path::Path>) -> Result<Option<ClientFacts>> {
+    let Some(path) = path else { return Ok(None) };
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = rdp_doctor_rdpfile::parse(&bytes);
+    let report = rdp_doctor_rdpfile::lint(&file);
+    let settings = rdp_doctor_rdpfile::settings(&file);
+    // The rule needs the setting turned off, and the line that does it.
+    let off = |s: &Option<rdp_doctor_rdpfile::Setting<bool>>, name: &str| {
+        s.as_ref().filter(|s| !s.value).map(|s| engine::FileSetting {
+            line: s.line,
+            text: format!("{name}:i:0"),
+        })
+    };
+    Ok(Some(ClientFacts {
+        findings: report.findings,
+        credssp_disabled: off(&settings.enablecredsspsupport, "enablecredsspsupport"),
+        negotiation_disabled: off(&settings.negotiate_security_layer, "negotiate security layer"),
+        file: Some(path.display().to_string()),
+    }))
+}
+
+fn host_facts(args: &Args) -> Result<(Option<HostFacts>, Target)> {
+    if args.live {
+        let report = super::host::live_report()?;
+        return Ok((Some(host_facts_of(report, true)), Target::Live));
+    }
+    let Some(system) = &args.system else { return Ok((None, Target::Live)) };
+    let report = rdp_doctor_host::check_offline(system, args.software.as_deref(), args.windows.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let target = Target::Offline {
+        system: system.display().to_string(),
+        software: args.software.as_ref().map(|p| p.display().to_string()),
+    };
+    Ok((Some(host_facts_of(report, false)), target))
+}
+
+fn host_facts_of(report: rdp_doctor_host::Report, live: bool) -> HostFacts {
+    let passed = report
+        .passed
+        .iter()
+        .map(|p| (p.id, Evidence::Registry { path: p.path.clone(), value: p.value.clone(), origin: p.origin.clone() }))
+        .collect();
+    HostFacts { findings: report.findings, passed, live }
+}
