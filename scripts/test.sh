@@ -41,6 +41,8 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== Debian package: built from the test build, installed with dpkg, run, removed"
+PROFILE=dev bash scripts/package.sh --check
 echo "== Windows build under Wine"
 bash scripts/windows.sh
 echo "== fuzzing (FUZZ_SECONDS=${FUZZ_SECONDS:-15} per target)"

@@ -84,6 +84,22 @@ expect() { # name, command...: the command must succeed (its last line is shown)
     fi
 }
 wreg() { timeout 60 "$wine" reg "$@" 2>&1 | tr -d '\r'; }
+# The Windows release zip: the program, the README and the licenses, in a
+# folder named after the version.
+version=$("$tdir/debug/rdp-doctor" --version | awk '{print $2}')
+name="rdp-doctor-$version-$target"
+mkdir -p "$tdir/dist" "$work/$name"
+rm -f "$tdir/dist/$name.zip"
+cp "$tdir/$target/debug/rdp-doctor.exe" README.md LICENSE-MIT LICENSE-APACHE "$work/$name/"
+(cd "$work" && zip -q -r -X "$tdir/dist/$name.zip" "$name")
+listed=$(unzip -Z1 "$tdir/dist/$name.zip" | sort | tr '\n' ' ')
+want="$name/ $name/LICENSE-APACHE $name/LICENSE-MIT $name/README.md $name/rdp-doctor.exe "
+if [ "$listed" = "$want" ] && unzip -tq "$tdir/dist/$name.zip" >/dev/null; then
+    ok
+    echo "windows zip: $tdir/dist/$name.zip"
+else
+    bad zip "lists: $listed" "want:  $want"
+fi
 live() { # expected exit code, name, rdp-doctor args... (stdout in $work/NAME.out)
     local want=$1 name=$2 rc
     shift 2

@@ -64,7 +64,7 @@ Examples:
   rdp-doctor diagnose rdp.example.com
   rdp-doctor diagnose 192.0.2.10:3390
   rdp-doctor diagnose --json rdp.example.com")]
-    Diagnose(cmd::probe::DiagnoseArgs),
+    Diagnose(cmd::diagnose::Args),
     /// Probe the RDP handshake phase by phase and print the raw layered report.
     #[command(after_help = "\
 Examples:
@@ -80,6 +80,14 @@ Examples:
   rdp-doctor host undo backup
   rdp-doctor host check --live          on the Windows host itself")]
     Host(cmd::host::Args),
+    /// Check and fix the client side: its policies (TCP only, CredSSP), server list, Default.rdp, disconnect codes.
+    #[command(after_help = "\
+Examples:
+  rdp-doctor client check --software SOFTWARE --ntuser NTUSER.DAT
+  rdp-doctor client fix --software SOFTWARE --tcp-only --apply --backup-dir backup
+  rdp-doctor client undo backup
+  rdp-doctor client check --live        on the Windows client itself")]
+    Client(cmd::client::Args),
     /// Read RDP failures from exported event logs (.evtx files or a Logs folder).
     #[command(after_help = "\
 Examples:
@@ -101,6 +109,14 @@ Examples:
   rdp-doctor scan 192.0.2.10 192.0.2.11:3390
   rdp-doctor scan -f hosts.txt --format csv > scan.csv")]
     Scan(cmd::scan::Args),
+    /// A monitoring plugin (Nagios / Icinga): one status line with performance data, exit 0/1/2/3.
+    #[command(after_help = "\
+Examples:
+  rdp-doctor check rdp.example.com
+  rdp-doctor check 192.0.2.10:3390 --warning-ms 200 --critical-ms 1000 --cert-warning-days 30
+
+Exit codes (plugin API): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage or internal error).")]
+    Check(cmd::check::Args),
     /// Serve probes to Prometheus (blackbox_exporter style): /probe?target=&module=, /metrics.
     #[command(after_help = "\
 Examples:
@@ -149,16 +165,18 @@ const EXIT_INCOMPLETE: u8 = 3;
 
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| cmd::check::exit_on_parse_error(e));
     let result = match cli.command {
         Command::Explain(args) => cmd::explain::run(&args),
-        Command::Diagnose(args) => cmd::probe::run_diagnose(&args),
+        Command::Diagnose(args) => cmd::diagnose::run(&args),
         Command::Probe(args) => cmd::probe::run(&args),
         Command::Host(args) => cmd::host::run(&args),
+        Command::Client(args) => cmd::client::run(&args),
         Command::Logs(args) => cmd::logs::run(&args),
         Command::Rdpfile(args) => cmd::rdpfile::run(&args),
         Command::Scan(args) => cmd::scan::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
+        Command::Check(args) => return cmd::check::run(&args),
         Command::Completions(args) => cmd::completions::run_completions(&args),
         Command::Man(args) => cmd::completions::run_man(&args),
     };

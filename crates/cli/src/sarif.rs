@@ -111,7 +111,8 @@ fn result(f: &Finding, rules: &[FindingId], artifact: Option<&str>) -> Value {
     }
     if locations.is_empty() {
         if let Some(a) = artifact {
-            locations.push(json!({ "physicalLocation": { "artifactLocation": { "uri": uri(a) } } }));
+            locations
+                .push(json!({ "physicalLocation": { "artifactLocation": { "uri": uri(a) } } }));
         }
     }
     if !locations.is_empty() {
@@ -149,7 +150,9 @@ fn properties(f: &Finding) -> Value {
 
 fn location(e: &Evidence, artifact: Option<&str>) -> Value {
     match e {
-        Evidence::RdpFile { line, text, detail } => rdp_file_location(*line, text, detail, artifact),
+        Evidence::RdpFile { line, text, detail } => {
+            rdp_file_location(*line, text, detail, artifact)
+        }
         Evidence::Registry { path, origin, .. } => {
             let logical = json!([{
                 "name": path.rsplit('\\').next().unwrap_or(path),

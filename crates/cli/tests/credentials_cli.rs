@@ -65,7 +65,7 @@ fn right_password_from_the_environment_connects_and_is_never_printed() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_absent(&out, &server.password);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(json["schema"], "rdp-doctor.probe/v1");
+    assert_eq!(json["schema"], "rdp-doctor.probe/v2");
     let c = &json["connection"];
     assert_eq!(c["outcome"]["kind"], "connected", "{c:#}");
     assert_eq!(c["account"], server.user.as_str());

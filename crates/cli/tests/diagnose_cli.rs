@@ -133,7 +133,12 @@ fn tls_broken_after_x224_with_the_key_file_empty_is_one_cause() {
     merge(
         &software,
         "HKEY_LOCAL_MACHINE\\SOFTWARE",
-        &format!("[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Cryptography]\n\"MachineGuid\"=\"{guid}\""),
+        &format!(
+            "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft]\n\n\
+             [HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT]\n\n\
+             [HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion]\n\n\
+             [HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Cryptography]\n\"MachineGuid\"=\"{guid}\""
+        ),
     );
     let keys = dir.path().join("win/ProgramData/Microsoft/Crypto/RSA/MachineKeys");
     std::fs::create_dir_all(&keys).unwrap();

@@ -132,7 +132,7 @@ fn check_reports_the_failing_value_with_its_path_and_fix() {
     );
     assert!(text.contains("HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\fDenyTSConnections = 0x00000001 (1)"), "{text}");
     assert!(
-        text.contains("fix: Allow Remote Desktop connections (fDenyTSConnections=0)"),
+        text.contains("fix:      Allow Remote Desktop connections (fDenyTSConnections=0)"),
         "{text}"
     );
     // A rescued disk's fix edits the hive file, never this machine's registry.
@@ -183,7 +183,7 @@ fn fix_plans_applies_verifies_and_undoes() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     for id in [
         "[HOST001]",
-        "[HOST004] TermService is disabled",
+        "[HOST004] error TermService is disabled",
         "[HOST006]",
         "[HOST007]",
     ] {
@@ -730,7 +730,11 @@ fn hives_of_the_wrong_kind_missing_folders_and_unknown_ids_are_usage_errors() {
             "not a SOFTWARE hive",
         );
     }
-    usage(&["host", "check", "--system"], &[&ntuser], "not a SYSTEM hive");
+    usage(
+        &["host", "check", "--system"],
+        &[&ntuser],
+        "not a SYSTEM hive",
+    );
     usage(
         &["host", "check", "--windows", "/nonexistent"],
         &[sys, &system],
@@ -787,7 +791,12 @@ fn output_files_are_never_overwritten_or_followed_without_force() {
         &["host", "fix", "--format", "reg", "--force", "-o"],
         &[&link, Path::new("--system"), &system],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert!(!std::fs::symlink_metadata(&link)
         .unwrap()
@@ -818,7 +827,10 @@ fn apply_on_a_read_only_folder_says_nothing_changed() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("cannot write") && err.contains("nothing changed"), "{err}");
+    assert!(
+        err.contains("cannot write") && err.contains("nothing changed"),
+        "{err}"
+    );
     assert!(!err.contains("RESTORING"), "{err}");
     assert!(err.contains("Read-only file system"), "{err}");
     assert_eq!(sha(&system), before);
@@ -837,18 +849,37 @@ fn default_backup_folders_are_named_by_utc_time_and_never_reused() {
             .unwrap()
     };
     let out = fix_here();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let name = |out: &Output| {
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let line = text.lines().find(|l| l.starts_with("backup: ")).unwrap_or_else(|| panic!("{text}")).to_string();
-        line["backup: ".len()..].split(' ').next().unwrap().to_string()
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("backup: "))
+            .unwrap_or_else(|| panic!("{text}"))
+            .to_string();
+        line["backup: ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string()
     };
     let first = name(&out);
     // rdp-doctor-backup-20261204T220513Z
     let stamp = first.strip_prefix("rdp-doctor-backup-").expect(&first);
     assert_eq!(stamp.len(), 16, "{first}");
     assert_eq!((&stamp[8..9], &stamp[15..]), ("T", "Z"), "{first}");
-    assert!(stamp[..8].bytes().chain(stamp[9..15].bytes()).all(|b| b.is_ascii_digit()), "{first}");
+    assert!(
+        stamp[..8]
+            .bytes()
+            .chain(stamp[9..15].bytes())
+            .all(|b| b.is_ascii_digit()),
+        "{first}"
+    );
     // Broken again and fixed within the same second: another folder.
     std::fs::copy(dir.path().join(&first).join("SYSTEM"), &system).unwrap();
     std::fs::create_dir_all(dir.path().join(format!("{first}-2"))).unwrap();

@@ -1,13 +1,18 @@
 //! The Prometheus files in deploy/prometheus, checked by Prometheus's own
 //! promtool: the rules load, their unit tests pass (and fail when a threshold
-//! changes), they read only metrics the exporter writes, and the sharded scrape
-//! configuration of docs/exporter.md is valid.
+//! changes), they read only metrics the exporter writes, they give the right
+//! alerts on what the real exporter answers for real xrdp servers, and the
+//! sharded scrape configuration of docs/exporter.md is valid.
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rdp_doctor_testing::require_tool;
+use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
+use rdp_doctor_testing::{free_port, require_tool, wait_for_port, PeerProcess};
 
 const RULES: &str = "rdp-doctor.rules.yml";
 const RULE_TESTS: &str = "rdp-doctor.rules.test.yml";
@@ -172,4 +177,134 @@ fn the_sharded_scrape_configuration_is_valid() {
     ] {
         assert!(doc.contains(line), "docs/exporter.md lacks {line:?}");
     }
+}
+
+/// A plain HTTP/1.1 GET on loopback; returns the body of a 200 answer.
+fn get(addr: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("response");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {raw}");
+    body.to_string()
+}
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+/// promtool input series holding one scrape's samples for 30 minutes, as
+/// Prometheus would store them for `instance`. promtool's clock starts at 0, so
+/// the certificate's expiry is moved by the time of the scrape.
+fn series(exposition: &str, instance: &str, scraped_at: f64) -> String {
+    let mut out = String::new();
+    for line in exposition.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(mut value) = value.parse::<f64>() else {
+            continue;
+        };
+        if series.starts_with("rdp_probe_tls_cert_not_after_timestamp_seconds") {
+            value -= scraped_at;
+        }
+        let labels = format!("job=\"rdp\", instance=\"{instance}\"");
+        let series = match series.split_once('{') {
+            Some((name, rest)) => format!("{name}{{{labels}, {rest}"),
+            None => format!("{series}{{{labels}}}"),
+        };
+        let quoted = series.replace('\\', "\\\\").replace('\'', "''");
+        out.push_str(&format!(
+            "      - series: '{quoted}'\n        values: '{value}x30'\n"
+        ));
+    }
+    out
+}
+
+/// The rules over the real exporter's answers for a healthy xrdp, one whose
+/// certificate expired, and a port where nothing listens: each gets its alert
+/// and no other, the healthy server none.
+#[test]
+fn the_rules_alert_on_what_the_exporter_reports_for_real_servers() {
+    if !require_tool("promtool") || !require_tool("xrdp") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let healthy = Xrdp::start(
+        SecurityLayer::Negotiate,
+        CertCase::Valid("rules.test".into()),
+    )
+    .expect("start xrdp");
+    let expired = Xrdp::start(SecurityLayer::Negotiate, CertCase::Expired).expect("start xrdp");
+    let closed: SocketAddr = format!("127.0.0.1:{}", free_port())
+        .parse()
+        .expect("address");
+
+    let config = dir.path().join("exporter.toml");
+    std::fs::write(
+        &config,
+        "[allow]\ncidrs = [\"127.0.0.0/8\"]\n[modules.rdp]\ntimeout_seconds = 5\n\
+         [modules.repeat]\ntimeout_seconds = 5\nhandshakes = 3\n",
+    )
+    .expect("write config");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
+        .parse()
+        .expect("address");
+    let mut exporter = PeerProcess::spawn(
+        "rdp-doctor serve",
+        Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+            .args(["serve", "--listen", &addr.to_string(), "--config"])
+            .arg(&config),
+        &dir.path().join("exporter.log"),
+    )
+    .expect("start the exporter");
+    wait_for_port(addr, &mut exporter, Duration::from_secs(10)).expect("exporter listens");
+
+    let mut input = String::new();
+    for (instance, target, module) in [
+        ("healthy.test", healthy.addr, "rdp"),
+        ("repeat.test", healthy.addr, "repeat"),
+        ("expired.test", expired.addr, "rdp"),
+        ("down.test", closed, "rdp"),
+    ] {
+        let at = now_unix();
+        let body = get(addr, &format!("/probe?target={target}&module={module}"));
+        input.push_str(&series(&body, instance, at));
+    }
+    for name in [
+        "rdp_probe_tls_cert_not_after_timestamp_seconds",
+        "rdp_probe_phase_duration_seconds",
+        "rdp_probe_handshake_success_ratio",
+    ] {
+        assert!(
+            input.contains(name),
+            "the exporter wrote no {name}:\n{input}"
+        );
+    }
+
+    let tests = format!(
+        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{input}\
+         \x20   promql_expr_test:\n\
+         \x20     - expr: count by (alertname, instance) (ALERTS{{alertstate=\"firing\"}})\n\
+         \x20       eval_time: 20m\n\
+         \x20       exp_samples:\n\
+         \x20         - labels: '{{alertname=\"RdpCertificateExpired\", instance=\"expired.test\"}}'\n\
+         \x20           value: 1\n\
+         \x20         - labels: '{{alertname=\"RdpDown\", instance=\"down.test\"}}'\n\
+         \x20           value: 1\n"
+    );
+    std::fs::copy(deploy().join(RULES), dir.path().join("rules.yml")).expect("copy rules");
+    std::fs::write(dir.path().join("real.test.yml"), &tests).expect("write tests");
+    let out = promtool(dir.path(), &["test", "rules", "real.test.yml"]);
+    assert!(out.status.success(), "{}\n{tests}", text(&out));
 }

@@ -13,7 +13,12 @@ use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
 /// Runs headless Chromium on `page` with `args`; its stdout.
 fn chromium(dir: &Path, page: &Path, args: &[&str]) -> String {
     let out = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .args(args)
         .arg(format!("file://{}", page.display()))
@@ -126,17 +131,62 @@ fn diagnosis_page_in_a_browser() {
     }
     assert_eq!(dom.matches("data-phase=").count(), report.phases.len());
     // Every repeated handshake is a point of the plot.
-    let runs = report.path.repeat.as_ref().expect("repeat stats").runs.len();
+    let runs = report
+        .path
+        .repeat
+        .as_ref()
+        .expect("repeat stats")
+        .runs
+        .len();
     assert_eq!(dom.matches("data-run=").count(), runs);
     // The file's markup is text: no element was made of it, and the title is ours.
     assert!(!dom.contains("<script>document"), "script injected");
     assert!(!dom.contains("<img src=\"x\""), "img injected");
-    assert!(dom.contains("&lt;script&gt;document.title"), "hostile line shown as text");
+    assert!(
+        dom.contains("&lt;script&gt;document.title"),
+        "hostile line shown as text"
+    );
     assert!(dom.contains(&format!("<title>rdp-doctor: {target}</title>")));
 
     let png = screenshot(dir.path(), &page, "report_html_diagnosis.png");
     eprintln!("screenshot: {}", png.display());
     drop(server);
+}
+
+/// A refused port: the failing phase is drawn as a failure, and the page says why.
+#[test]
+fn refused_port_page_marks_the_failing_phase() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let target = format!("127.0.0.1:{port}");
+    let report = probe(&target, 3);
+    let inputs = Inputs {
+        target: Some(target),
+        probe: Some(probe_facts(&report)),
+        ..Inputs::default()
+    };
+    let d = rdp_doctor_diagnose::diagnose(&inputs);
+    assert!(!d.healthy);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = dir.path().join("refused.html");
+    std::fs::write(&page, rdp_doctor::html::diagnosis_page(&d, Some(&report))).expect("write");
+    let dom = chromium(dir.path(), &page, &["--dump-dom"]);
+    assert!(
+        dom.contains(r#"class="bar fail" data-phase="tcp""#),
+        "TCP not drawn as failed"
+    );
+    assert_eq!(
+        dom.matches(r#"class="bar fail""#).count(),
+        1,
+        "one failed phase"
+    );
+    // The three repeated handshakes failed: three crosses, no point.
+    assert_eq!(dom.matches(r#"class="point fail""#).count(), 3);
+    assert_eq!(dom.matches(r#"class="point ok""#).count(), 0);
+    assert!(dom.contains(r#"data-finding="NET002""#));
+    screenshot(dir.path(), &page, "report_html_refused.png");
 }
 
 /// Decompresses a log of the events crate's corpus into `dir`.
@@ -155,32 +205,57 @@ fn log_file(dir: &Path, corpus: &str, name: &str) -> PathBuf {
     path
 }
 
+/// `rdp-doctor logs --html FILE` on real exported logs, as a user runs it.
 #[test]
 fn logs_page_in_a_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("Logs");
     std::fs::create_dir(&logs).expect("mkdir");
-    log_file(&logs, "mdec_RdpCoreTS_131_bruteforce", "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx");
+    log_file(
+        &logs,
+        "mdec_RdpCoreTS_131_bruteforce",
+        "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx",
+    );
     log_file(&logs, "mdec_Security_4825_rdp_denied", "Security.evtx");
-    let report = rdp_doctor_events::read_paths(
-        &[logs],
-        &rdp_doctor_events::Options::default(),
-        |_, _, _| {},
-    )
-    .expect("logs read")
-    .keep_latest(30);
-    assert!(!report.timelines.is_empty(), "the corpus names clients");
-    let html = rdp_doctor::html::logs_page(&report);
     let page = dir.path().join("logs.html");
-    std::fs::write(&page, &html).expect("page written");
+    let out = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .args(["logs", "--json", "--timeline", "30", "--html"])
+        .arg(&page)
+        .arg(&logs)
+        .output()
+        .expect("rdp-doctor runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let timelines = report["timelines"].as_array().expect("timelines");
+    assert!(!timelines.is_empty(), "the corpus names clients");
+
     let dom = chromium(dir.path(), &page, &["--dump-dom"]);
     assert_eq!(
         dom.matches("data-client=").count(),
-        report.timelines.len(),
+        timelines.len(),
         "one timeline per client"
     );
-    for f in &report.findings {
-        let attr = format!("data-finding=\"{}\"", f.id.code());
+    for t in timelines {
+        let shown = t["entries"].as_array().expect("entries").len();
+        let attr = format!(
+            "data-client=\"{}\"",
+            t["address"].as_str().expect("address")
+        );
+        let block = dom.split(&attr).nth(1).expect("the client's block");
+        let block = block.split("</ol>").next().unwrap_or_default();
+        assert_eq!(
+            block.matches("<li").count(),
+            shown,
+            "{attr}: every entry shown"
+        );
+    }
+    for f in report["findings"].as_array().expect("findings") {
+        let attr = format!("data-finding=\"{}\"", f["id"].as_str().expect("id"));
         assert!(dom.contains(&attr), "{attr} missing");
     }
     screenshot(dir.path(), &page, "report_html_logs.png");

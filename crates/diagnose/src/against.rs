@@ -18,13 +18,19 @@ pub fn ruled_out_by_phase(phase: PhaseName) -> &'static [(CauseId, f32)] {
         PhaseName::X224 => &[(ConnectionLimit, 0.2)],
         // The listener signed a handshake with its key.
         PhaseName::Tls => &[(CertificateOrKey, 0.8), (TlsSettings, 0.8)],
-        PhaseName::Credssp => &[(SecurityLayerMismatch, 0.3)],
+        // A whole handshake went through: the path carries RDP, at least now.
+        PhaseName::Credssp => &[(SecurityLayerMismatch, 0.3), (NetworkPath, 0.2)],
+        // The server answered the basic settings exchange after TLS.
+        PhaseName::Mcs => &[(SecurityLayerMismatch, 0.3), (ServiceOrListenerDown, 0.5)],
         PhaseName::Connect => &[
             (Credentials, 1.0),
             (NoRemoteLogonRight, 1.0),
             (Licensing, 0.8),
             (ConnectionLimit, 0.5),
         ],
+        // A SYN+ACK: UDP reaches the listener.
+        PhaseName::Udp => &[(UdpTransport, 1.0)],
+        PhaseName::Gateway => &[],
     }
 }
 
@@ -37,6 +43,13 @@ pub fn ruled_out_by_check(id: FindingId) -> &'static [(CauseId, f32)] {
         FindingId::DrainMode => &[(DrainOrLogonsDisabled, 0.8)],
         FindingId::MachineKeyFile | FindingId::CertificateKeyFile => &[(CertificateOrKey, 0.4)],
         FindingId::FewOutstandingConnections | FindingId::FewInstances => &[(ConnectionLimit, 0.2)],
+        // No deny right on the logon's groups, a grant through one of them. Weak: without
+        // --user they are the default groups', and a domain policy may differ.
+        FindingId::RemoteLogonDenied => &[(NoRemoteLogonRight, 0.3)],
+        FindingId::RemoteLogonNotGranted => &[(NoRemoteLogonRight, 0.2)],
+        FindingId::AccountDisabled => &[(AccountRestriction, 0.5)],
+        // Not locked out: a wrong password is still possible.
+        FindingId::AccountLockedOrPasswordChange => &[(Credentials, 0.2)],
         _ => &[],
     }
 }

@@ -9,13 +9,19 @@ use crate::Inputs;
 /// cannot do what the server demands. The file's line is the culprit.
 pub fn nla_required_but_file_disables_credssp(inputs: &Inputs) -> Option<Support> {
     let probe = inputs.probe.as_ref()?;
-    let nla = probe
-        .findings
-        .iter()
-        .find(|f| f.id == FindingId::NlaRequired)?;
+    let refused = probe.findings.iter().find(|f| f.id == FindingId::NlaRequired);
+    if refused.is_none() && !probe.nla_required {
+        return None;
+    }
     let file = inputs.rdp_file.as_ref()?;
     let line = file.credssp_disabled.as_ref()?;
-    let mut evidence = nla.evidence.clone();
+    let mut evidence = match refused {
+        Some(f) => f.evidence.clone(),
+        None => vec![Evidence::probe(
+            rdp_doctor_model::PhaseName::X224,
+            "the server refuses every security protocol but CredSSP (NLA)",
+        )],
+    };
     evidence.push(Evidence::RdpFile {
         line: Some(line.line),
         text: Some(line.text.clone()),
@@ -32,8 +38,11 @@ pub fn nla_required_but_file_disables_credssp(inputs: &Inputs) -> Option<Support
 
 /// Every cross-source rule.
 pub fn all(inputs: &Inputs) -> Vec<Support> {
-    [nla_required_but_file_disables_credssp(inputs)]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        nla_required_but_file_disables_credssp(inputs),
+        crate::support::refusal_explained_by_rights(inputs),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }

@@ -40,6 +40,8 @@ pub struct ProbeFacts {
     pub repeated: Option<usize>,
     /// Whether the probe made a full connection with credentials.
     pub with_credentials: bool,
+    /// The server accepts only CredSSP (NLA): every request without it was refused.
+    pub nla_required: bool,
 }
 
 /// A code the user reported, decoded.
@@ -187,17 +189,24 @@ fn verdict(inputs: &Inputs, causes: &[RankedCause], healthy: bool) -> String {
     let Some(top) = causes.first() else {
         return format!("{about} fails, and the evidence points at no known cause");
     };
-    let failed = inputs
-        .probe
-        .as_ref()
-        .and_then(|p| p.failed)
-        .map(|ph| format!(" (fails at {})", ph.label()))
-        .unwrap_or_default();
-    format!(
-        "{about}{failed}: most likely {} ({}% confidence)",
+    let likely = format!(
+        "most likely: {} ({}% confidence)",
         rdp_doctor_codes::causes::cause(top.cause).title,
         (top.confidence * 100.0).round()
-    )
+    );
+    match inputs.probe.as_ref() {
+        Some(p) => match p.failed {
+            Some(phase) => format!("{about} fails at {}; {likely}", phase.label()),
+            None => {
+                format!("{about} completes the handshake now; the reported failure is {likely}")
+            }
+        },
+        None => {
+            let mut l = likely;
+            l.replace_range(..1, "M");
+            l
+        }
+    }
 }
 
 #[cfg(test)]

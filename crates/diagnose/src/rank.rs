@@ -106,7 +106,13 @@ pub fn rank(inputs: &Inputs) -> Vec<RankedCause> {
         .filter(|r| r.score > 0.0)
         .collect();
     ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.cause.cmp(&b.cause)));
-    let total: f32 = ranked.iter().map(|r| r.score).sum();
+    // Causes far below the first are noise (a code's long tail): they do not dilute the others.
+    let max = ranked.first().map_or(0.0, |r| r.score);
+    let total: f32 = ranked
+        .iter()
+        .map(|r| r.score)
+        .filter(|s| *s >= max / 4.0)
+        .sum();
     for r in &mut ranked {
         r.confidence = confidence(r.score, total);
     }
@@ -119,8 +125,8 @@ pub fn confidence(score: f32, total: f32) -> f32 {
     if total <= 0.0 {
         return 0.0;
     }
-    let share = score / total;
-    let strength = (score / 1.5).min(1.0);
+    let share = (score / total).min(1.0);
+    let strength = score.min(1.0);
     (share * strength * 100.0).round() / 100.0
 }
 
@@ -143,7 +149,7 @@ fn supports(inputs: &Inputs) -> Vec<Support> {
                 cause,
                 source: Source::Code,
                 finding: None,
-                weight: support::code_weight(rank),
+                weight: support::code_weight(rank, code.causes.len()),
                 evidence: code.evidence.clone(),
             });
         }
@@ -170,8 +176,21 @@ fn againsts(inputs: &Inputs) -> Vec<(CauseId, Against)> {
         }
     }
     if let Some(h) = &inputs.host {
-        for (check, ev) in &h.passed {
+        // A check that covers several values (HOST004: three services) can pass for some and fail for others.
+        let failed = |id: &FindingId| {
+            h.findings
+                .iter()
+                .any(|f| f.id == *id && f.severity.is_problem())
+        };
+        for (check, ev) in h.passed.iter().filter(|(id, _)| !failed(id)) {
             for &(cause, weight) in against::ruled_out_by_check(*check) {
+                // A cause with several forms (service OR listener) is not ruled out by one form passing.
+                if h.findings
+                    .iter()
+                    .any(|f| f.cause == Some(cause) && f.severity.is_problem())
+                {
+                    continue;
+                }
                 out.push((
                     cause,
                     Against {
@@ -203,6 +222,7 @@ fn remedies(inputs: &Inputs, cause: CauseId, support: &[Support]) -> Vec<CauseRe
         .as_ref()
         .and_then(|f| f.credssp_disabled.as_ref())
         .filter(|_| cause == CauseId::SecurityLayerMismatch)
+        .filter(|_| cross::nla_required_but_file_disables_credssp(inputs).is_some())
     {
         push(None, &Remedy::new(
             format!("Turn NLA back on in the .rdp file: line {} `{}` -> enablecredsspsupport:i:1", line.line, line.text),
@@ -218,8 +238,17 @@ fn remedies(inputs: &Inputs, cause: CauseId, support: &[Support]) -> Vec<CauseRe
             push(Some(f.id), r);
         }
     }
-    for fix in causes::cause(cause).fixes {
-        push(None, &Remedy::advice(*fix));
+    // The catalog's general fixes only when no finding brought a specific one.
+    let specific = ids.iter().any(|id| {
+        inputs
+            .findings()
+            .any(|f| f.id == *id && f.cause == Some(cause) && !f.remedies.is_empty())
+    }) || (cause == CauseId::SecurityLayerMismatch
+        && cross::nla_required_but_file_disables_credssp(inputs).is_some());
+    if !specific {
+        for fix in causes::cause(cause).fixes {
+            push(None, &Remedy::advice(*fix));
+        }
     }
     out
 }

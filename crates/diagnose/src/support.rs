@@ -32,6 +32,12 @@ pub fn symptom_causes(id: FindingId) -> &'static [(CauseId, f32)] {
             (TlsSettings, 0.3),
         ],
         StallAtPhase => &[(NetworkPath, 0.8)],
+        // Reached the server and never authenticated: a lossy path, a TLS problem, or scanners filling the queue.
+        NeverAuthenticated => &[
+            (NetworkPath, 0.5),
+            (ConnectionLimit, 0.3),
+            (TlsSettings, 0.2),
+        ],
         NoCommonTls => &[(TlsSettings, 0.8)],
         NlaRequired | NegotiationRefused => &[(SecurityLayerMismatch, 0.6), (CredsspPolicy, 0.2)],
         _ => &[],
@@ -55,7 +61,7 @@ pub fn source_weight(s: Source) -> f32 {
         // What the host recorded when it failed.
         Source::Events => 0.8,
         // The server's own answer (a code in a PDU) or the client's settings.
-        Source::Probe | Source::RdpFile => 0.7,
+        Source::Probe | Source::RdpFile | Source::Client => 0.7,
         Source::Code => 0.9,
     }
 }
@@ -73,12 +79,57 @@ pub fn supports(f: &Finding) -> Vec<(CauseId, f32)> {
     }
 }
 
-/// Weights of a reported code's ranked causes: the first counts most.
-pub fn code_weight(rank: usize) -> f32 {
-    match rank {
-        0 => 0.9,
-        1 => 0.6,
-        2 => 0.45,
-        _ => 0.3,
-    }
+/// The evidence one reported code carries in all, spread over its causes.
+const CODE_MASS: f32 = 1.2;
+
+/// Weight of the cause at `rank` among a code's `count` ranked causes: the
+/// first counts most, and a code that lists many causes says little about each.
+pub fn code_weight(rank: usize, count: usize) -> f32 {
+    let harmonic: f32 = (1..=count.max(1)).map(|k| 1.0 / k as f32).sum();
+    CODE_MASS / (rank as f32 + 1.0) / harmonic
+}
+
+/// The host's findings that show a missing or denied logon right.
+const RIGHT_FINDINGS: [FindingId; 3] =
+    [RemoteLogonDenied, RemoteLogonNotGranted, NetworkLogonDenied];
+
+/// STATUS_LOGON_TYPE_NOT_GRANTED: the account lacks the right to this logon type.
+const LOGON_TYPE_NOT_GRANTED: u32 = 0xC000_015B;
+
+/// A refused logon (the probe's AUTH001, or a reported 0xC000015B) that the
+/// host's rights explain: the two together point at the missing right, above
+/// a wrong password the refusal alone would suggest.
+pub fn refusal_explained_by_rights(inputs: &crate::Inputs) -> Option<crate::rank::Support> {
+    let right = inputs
+        .host
+        .as_ref()?
+        .findings
+        .iter()
+        .find(|f| RIGHT_FINDINGS.contains(&f.id) && f.severity.is_problem())?;
+    let refused = inputs
+        .probe
+        .iter()
+        .flat_map(|p| &p.findings)
+        .find(|f| f.id == LogonRefused)
+        .map(|f| f.evidence.clone())
+        .or_else(|| {
+            inputs
+                .codes
+                .iter()
+                .find(|c| {
+                    c.evidence.iter().any(|e| {
+                        matches!(e, rdp_doctor_model::Evidence::Code { code, .. } if *code == LOGON_TYPE_NOT_GRANTED)
+                    })
+                })
+                .map(|c| c.evidence.clone())
+        })?;
+    let mut evidence = refused;
+    evidence.extend(right.evidence.iter().cloned());
+    Some(crate::rank::Support {
+        cause: NoRemoteLogonRight,
+        source: Source::Host,
+        finding: Some(right.id),
+        weight: 1.0,
+        evidence,
+    })
 }

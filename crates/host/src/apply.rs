@@ -20,15 +20,15 @@
 //! stdin before going on, so a test can kill the process at a known moment.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use rdp_doctor_regf::{Data, Hive, HiveEditor, Key};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::fix::Plan;
 use crate::atomic::{self, Existing};
+use crate::fix::Plan;
 use crate::registry::{resolve_control_set, Action, OfflineHives, Root};
 use crate::{check_registry, Error, Report};
 use rdp_doctor_model::Severity;
@@ -57,182 +57,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// A hive file's bytes: memory-mapped (read-only) when possible.
-pub enum HiveBytes {
-    Mapped(memmap2::Mmap),
-    Owned(Vec<u8>),
-}
-
-impl std::ops::Deref for HiveBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            HiveBytes::Mapped(m) => m,
-            HiveBytes::Owned(v) => v,
-        }
-    }
-}
-
-/// Maps a hive file read-only (the file must not change while mapped: this
-/// program replaces hives by rename, never in place).
-pub fn map_file(path: &Path) -> Result<HiveBytes, Error> {
-    let f = File::open(path).map_err(|e| Error(format!("cannot read {}: {e}", path.display())))?;
-    let len = f
-        .metadata()
-        .map_err(|e| Error(format!("cannot read {}: {e}", path.display())))?
-        .len();
-    if len == 0 {
-        return Ok(HiveBytes::Owned(Vec::new()));
-    }
-    // SAFETY: the mapping is read-only and this program never writes a hive in
-    // place; another program truncating the file meanwhile is outside what a
-    // rescued disk's hive sees.
-    match unsafe { memmap2::Mmap::map(&f) } {
-        Ok(m) => {
-            // The checks read a few keys spread over the file: no read-ahead
-            // or fault-around, so only the pages read become resident.
-            #[cfg(unix)]
-            let _ = m.advise(memmap2::Advice::Random);
-            Ok(HiveBytes::Mapped(m))
-        }
-        Err(_) => fs::read(path)
-            .map(HiveBytes::Owned)
-            .map_err(|e| Error(format!("cannot read {}: {e}", path.display()))),
-    }
-}
-
-/// The transaction logs beside a hive: `NAME.LOG1`, `NAME.LOG2`, or `NAME.LOG` (any case).
-pub fn find_logs(hive: &Path) -> Vec<PathBuf> {
-    let Some(name) = hive.file_name().and_then(|n| n.to_str()) else {
-        return Vec::new();
-    };
-    let dir = hive
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(usize, PathBuf)> = Vec::new();
-    for e in entries.flatten() {
-        let f = e.file_name();
-        let Some(f) = f.to_str() else { continue };
-        for (rank, ext) in [".LOG1", ".LOG2", ".LOG"].iter().enumerate() {
-            if f.len() == name.len() + ext.len()
-                && f[..name.len()].eq_ignore_ascii_case(name)
-                && f[name.len()..].eq_ignore_ascii_case(ext)
-            {
-                found.push((rank, e.path()));
-            }
-        }
-    }
-    found.sort();
-    // .LOG only when neither .LOG1 nor .LOG2 is there.
-    if found.iter().any(|(r, _)| *r < 2) {
-        found.retain(|(r, _)| *r < 2);
-    }
-    found.into_iter().map(|(_, p)| p).collect()
-}
-
-fn is_dirty(bytes: &[u8]) -> bool {
-    Hive::new(bytes).is_ok_and(|h| h.base.is_dirty() || !h.base.checksum_ok())
-}
-
-/// One hive file as `host fix` reads it.
-pub struct Input {
-    pub root: Root,
-    pub path: PathBuf,
-    /// The file as it is on disk.
-    pub original: HiveBytes,
-    /// The hive the checks read: the file, or the file with its logs replayed.
-    pub replayed: Option<Vec<u8>>,
-    /// The logs replayed.
-    pub logs: Vec<PathBuf>,
-    /// Why this file cannot be edited (a dirty hive whose logs cannot bring it up to date).
-    pub refused: Option<String>,
-}
-
-impl Input {
-    /// Reads a hive file and replays its logs in memory when it is dirty.
-    pub fn open(root: Root, path: &Path) -> Result<Input, Error> {
-        let original = map_file(path)?;
-        Hive::new(&original)
-            .map_err(|e| Error(format!("{} is not a readable hive: {e}", path.display())))?;
-        let mut input = Input {
-            root,
-            path: path.to_path_buf(),
-            original,
-            replayed: None,
-            logs: Vec::new(),
-            refused: None,
-        };
-        if is_dirty(&input.original) {
-            let logs = find_logs(path);
-            if logs.is_empty() {
-                input.refused = Some(format!(
-                    "{} is dirty (not closed cleanly) and no {name}.LOG1/.LOG2 is beside it: its last changes are missing. \
-                     Copy the logs next to it (Windows\\System32\\config), or boot the disk once, then run again",
-                    path.display(),
-                    name = path.file_name().and_then(|n| n.to_str()).unwrap_or("HIVE")
-                ));
-                return Ok(input);
-            }
-            let bytes: Vec<Vec<u8>> = logs
-                .iter()
-                .map(|p| {
-                    fs::read(p).map_err(|e| Error(format!("cannot read {}: {e}", p.display())))
-                })
-                .collect::<Result<_, _>>()?;
-            let slices: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
-            match rdp_doctor_regf::log::replay(&input.original, &slices) {
-                Ok(r) => {
-                    input.logs = r
-                        .log_used
-                        .iter()
-                        .filter_map(|&i| logs.get(i))
-                        .map(|p| fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
-                        .collect();
-                    input.replayed = Some(r.bytes);
-                }
-                Err(e) => {
-                    input.refused = Some(format!(
-                        "{} is dirty and its logs ({}) cannot be replayed: {e}",
-                        path.display(),
-                        logs.iter()
-                            .map(|p| p.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                }
-            }
-        }
-        Ok(input)
-    }
-
-    /// The bytes the checks read.
-    pub fn current(&self) -> &[u8] {
-        self.replayed.as_deref().unwrap_or(&self.original)
-    }
-}
-
-/// Runs the checks on the (replayed) inputs.
-pub fn check_inputs(
-    system: &Input,
-    software: Option<&Input>,
-    windows: Option<&Path>,
-) -> Result<Report, Error> {
-    let sys = Hive::new(system.current())
-        .map_err(|e| Error(format!("{}: {e}", system.path.display())))?;
-    let sw = match software {
-        Some(s) => {
-            Some(Hive::new(s.current()).map_err(|e| Error(format!("{}: {e}", s.path.display())))?)
-        }
-        None => None,
-    };
-    let reg = OfflineHives::new(&sys, sw.as_ref())?
-        .with_files(system.path.display().to_string(), software.map(|s| s.path.display().to_string()));
-    check_registry(&reg, windows)
-}
+pub use crate::offline::{check_inputs, find_logs, map_file, HiveBytes, Input};
 
 /// The edited bytes of one hive.
 struct Edited {
@@ -373,9 +198,16 @@ fn verify_checks(report: &Report, plan: &Plan) -> Result<(), String> {
         let target = &s.finding;
         for f in report.found(target.id) {
             let t = crate::fix::Target::of(f);
-            let bad = f.severity == Severity::Error || (f.severity == Severity::Warning && !s.remedy.downgrade);
+            let bad = f.severity == Severity::Error
+                || (f.severity == Severity::Warning && !s.remedy.downgrade);
             if t.path == target.path && bad {
-                return Err(format!("{} ({}) still reads {} after the fix: {}", f.id, t.path, f.severity.label(), f.title));
+                return Err(format!(
+                    "{} ({}) still reads {} after the fix: {}",
+                    f.id,
+                    t.path,
+                    f.severity.label(),
+                    f.title
+                ));
             }
         }
     }
@@ -447,10 +279,19 @@ pub fn default_backup_dir() -> PathBuf {
 
 /// `rdp-doctor-backup-STAMP` from an RFC 3339 time, the first name `taken` says is free.
 pub fn backup_dir_name(rfc3339: &str, taken: impl Fn(&Path) -> bool) -> PathBuf {
-    let stamp: String = rfc3339.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let stamp: String = rfc3339
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
     let base = format!("rdp-doctor-backup-{stamp}");
     (1..)
-        .map(|n| PathBuf::from(if n == 1 { base.clone() } else { format!("{base}-{n}") }))
+        .map(|n| {
+            PathBuf::from(if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            })
+        })
         .find(|p| !taken(p))
         .unwrap_or_else(|| PathBuf::from(base.clone()))
 }
@@ -540,7 +381,11 @@ pub fn apply(
             continue;
         };
         let backup_file = e.root.name().to_string();
-        atomic::write(&backup_dir.join(&backup_file), &input.original, Existing::Refuse)?;
+        atomic::write(
+            &backup_dir.join(&backup_file),
+            &input.original,
+            Existing::Refuse,
+        )?;
         files.push(BackupFile {
             root: e.root.name().into(),
             original_path: fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone()),
@@ -558,7 +403,11 @@ pub fn apply(
         created: now_rfc3339(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         files: files.clone(),
-        fixed: plan.steps.iter().map(|s| s.finding.id.to_string()).collect(),
+        fixed: plan
+            .steps
+            .iter()
+            .map(|s| s.finding.id.to_string())
+            .collect(),
         actions: serde_json::to_value(&plan.actions)
             .map_err(|e| Error(format!("manifest: {e}")))?,
     };

@@ -43,24 +43,46 @@ pub fn write(path: &Path, bytes: &[u8], existing: Existing) -> Result<(), Error>
 
 /// [`write`], calling `at` after the temporary file is synced (`temp-written`)
 /// and after the rename (`renamed`): the moments a crash test stops at.
-pub fn write_with(path: &Path, bytes: &[u8], existing: Existing, at: &dyn Fn(&str)) -> Result<(), Error> {
+pub fn write_with(
+    path: &Path,
+    bytes: &[u8],
+    existing: Existing,
+    at: &dyn Fn(&str),
+) -> Result<(), Error> {
     let old = fs::symlink_metadata(path).ok();
     if existing == Existing::Refuse && old.is_some() {
-        let what = if old.as_ref().is_some_and(|m| m.file_type().is_symlink()) { "is a symbolic link" } else { "exists" };
-        return Err(Error(format!("{} {what}: refusing to overwrite it (give --force to replace it)", path.display())));
+        let what = if old.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
+            "is a symbolic link"
+        } else {
+            "exists"
+        };
+        return Err(Error(format!(
+            "{} {what}: refusing to overwrite it (give --force to replace it)",
+            path.display()
+        )));
     }
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let dir = parent(path);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.rdp-doctor-{}-{}.tmp", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
-    let io = |what: &str, p: &Path, e: std::io::Error| Error(format!("{what} {}: {e}", p.display()));
+    let tmp = dir.join(format!(
+        ".{name}.rdp-doctor-{}-{}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let io =
+        |what: &str, p: &Path, e: std::io::Error| Error(format!("{what} {}: {e}", p.display()));
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| io("cannot create", &tmp, e))?;
         // Keep a regular file's permissions; a symlink's target is never looked at.
         if let Some(m) = old.as_ref().filter(|m| m.is_file()) {
             let _ = f.set_permissions(m.permissions());
         }
-        f.write_all(bytes).map_err(|e| io("cannot write", &tmp, e))?;
+        f.write_all(bytes)
+            .map_err(|e| io("cannot write", &tmp, e))?;
         f.sync_all().map_err(|e| io("cannot sync", &tmp, e))?;
         drop(f);
         at("temp-written");
@@ -94,9 +116,15 @@ mod tests {
             assert!(e.0.contains("symbolic link"), "{e}");
             write(&link, b"new", Existing::Replace).unwrap();
             assert_eq!(fs::read(&target).unwrap(), b"keep");
-            assert!(!fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+            assert!(!fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
         }
-        assert!(write(&target, b"x", Existing::Refuse).unwrap_err().0.contains("exists"));
+        assert!(write(&target, b"x", Existing::Refuse)
+            .unwrap_err()
+            .0
+            .contains("exists"));
         write(&d.join("fresh"), b"x", Existing::Refuse).unwrap();
         assert_eq!(fs::read(d.join("fresh")).unwrap(), b"x");
         fs::remove_dir_all(&d).unwrap();

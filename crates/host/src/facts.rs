@@ -9,6 +9,15 @@ use std::path::{Path, PathBuf};
 use rdp_doctor_model::{Evidence, RegistryOrigin};
 use rdp_doctor_regf::Data;
 
+pub mod credssp;
+pub mod keyacl;
+pub mod licensing;
+pub mod tls;
+
+pub use keyacl::KeyAcl;
+pub use licensing::LicensingFacts;
+pub use tls::{TlsFacts, TlsVersion};
+
 use crate::cert::{self, Entry};
 use crate::registry::{Action, Registry, Root};
 use crate::Error;
@@ -51,7 +60,12 @@ impl Reading {
         }
     }
 
-    fn read(reg: &dyn Registry, root: Root, key: &str, name: &str) -> Result<Self, Error> {
+    pub(crate) fn read(
+        reg: &dyn Registry,
+        root: Root,
+        key: &str,
+        name: &str,
+    ) -> Result<Self, Error> {
         Ok(Reading {
             root,
             key: key.into(),
@@ -204,6 +218,9 @@ pub struct FirewallFacts {
     /// The profiles of the networks the host knows (SOFTWARE's NetworkList);
     /// `None` when SOFTWARE was not read or lists no network.
     pub network_profiles: Option<Vec<Profile>>,
+    /// The connection-security (IPsec) rules: their key and values.
+    pub consec_key: String,
+    pub consec: Vec<(String, Data)>,
 }
 
 /// One certificate of the Remote Desktop store and, with `--windows`, its key file.
@@ -215,9 +232,14 @@ pub struct CertFacts {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyFileState {
-    Found { path: PathBuf, size: u64 },
+    Found {
+        path: PathBuf,
+        size: u64,
+    },
     /// Searched in `dir`, not found.
-    Missing { dir: PathBuf },
+    Missing {
+        dir: PathBuf,
+    },
 }
 
 /// The TSSecKeySet1 container file: `None` size when missing.
@@ -225,6 +247,8 @@ pub enum KeyFileState {
 pub struct MachineKey {
     pub path: PathBuf,
     pub size: Option<u64>,
+    /// Its security descriptor, when the volume keeps NTFS ones.
+    pub acl: Option<KeyAcl>,
 }
 
 /// Everything the rules read.
@@ -256,8 +280,12 @@ pub struct HostFacts {
     pub machine_key: Option<MachineKey>,
     /// The Windows volume was given (key files were looked for).
     pub volume_given: bool,
-    /// Unix seconds, for certificate validity.
+    /// Unix seconds, for certificate validity and the licensing grace period.
     pub now: i64,
+    pub tls: TlsFacts,
+    /// `AllowEncryptionOracle`; `None` without SOFTWARE.
+    pub credssp_oracle: Option<Reading>,
+    pub licensing: LicensingFacts,
 }
 
 /// The certificate the listener is pinned to.
@@ -343,8 +371,13 @@ pub fn read(reg: &dyn Registry, windows: Option<&Path>, now: i64) -> Result<Host
         firewall: read_firewall(reg)?,
         pinned: read_pinned(reg, certs.as_deref())?,
         transport_policy: match has_software {
-            true => Some(Reading::read(reg, Root::Software, POLICY, "SelectTransport")?)
-                .filter(|r| r.value.is_some()),
+            true => Some(Reading::read(
+                reg,
+                Root::Software,
+                POLICY,
+                "SelectTransport",
+            )?)
+            .filter(|r| r.value.is_some()),
             false => None,
         },
         certs,
@@ -352,6 +385,9 @@ pub fn read(reg: &dyn Registry, windows: Option<&Path>, now: i64) -> Result<Host
         machine_key: read_machine_key(reg, windows)?,
         volume_given: windows.is_some(),
         now,
+        tls: tls::read(reg)?,
+        credssp_oracle: credssp::read(reg)?,
+        licensing: licensing::read(reg)?,
     })
 }
 
@@ -359,7 +395,12 @@ fn read_firewall(reg: &dyn Registry) -> Result<FirewallFacts, Error> {
     let fw = ccs(FIREWALL);
     let mut enabled = Vec::new();
     for p in Profile::ALL {
-        let r = Reading::read(reg, Root::System, &format!("{fw}\\{}", p.key()), "EnableFirewall")?;
+        let r = Reading::read(
+            reg,
+            Root::System,
+            &format!("{fw}\\{}", p.key()),
+            "EnableFirewall",
+        )?;
         enabled.push((p, r));
     }
     let rules_key = format!("{fw}\\FirewallRules");
@@ -367,8 +408,16 @@ fn read_firewall(reg: &dyn Registry) -> Result<FirewallFacts, Error> {
     let network_profiles = if reg.has_root(Root::Software) {
         let mut seen = Vec::new();
         for net in reg.subkeys(Root::Software, NETWORK_PROFILES)? {
-            let c = reg.value(Root::Software, &format!("{NETWORK_PROFILES}\\{net}"), "Category")?;
-            if let Some(p) = c.as_ref().and_then(Data::as_u64).and_then(Profile::from_category) {
+            let c = reg.value(
+                Root::Software,
+                &format!("{NETWORK_PROFILES}\\{net}"),
+                "Category",
+            )?;
+            if let Some(p) = c
+                .as_ref()
+                .and_then(Data::as_u64)
+                .and_then(Profile::from_category)
+            {
                 if !seen.contains(&p) {
                     seen.push(p);
                 }
@@ -378,11 +427,15 @@ fn read_firewall(reg: &dyn Registry) -> Result<FirewallFacts, Error> {
     } else {
         None
     };
+    let consec_key = format!("{fw}\\ConSecRules");
+    let consec = reg.values(Root::System, &consec_key)?;
     Ok(FirewallFacts {
         enabled,
         rules_key,
         rules,
         network_profiles,
+        consec_key,
+        consec,
     })
 }
 
@@ -438,7 +491,10 @@ fn read_certs(reg: &dyn Registry, windows: Option<&Path>) -> Result<Vec<CertFact
         .collect())
 }
 
-fn read_machine_key(reg: &dyn Registry, windows: Option<&Path>) -> Result<Option<MachineKey>, Error> {
+fn read_machine_key(
+    reg: &dyn Registry,
+    windows: Option<&Path>,
+) -> Result<Option<MachineKey>, Error> {
     let Some(dir) = windows else { return Ok(None) };
     if !reg.has_root(Root::Software) {
         return Ok(None);
@@ -451,6 +507,7 @@ fn read_machine_key(reg: &dyn Registry, windows: Option<&Path>) -> Result<Option
             .join(cert::MACHINE_KEYS)
             .join(format!("{}_{g}", cert::TS_KEY_CONTAINER_FILE));
         let size = std::fs::metadata(&path).ok().map(|m| m.len());
-        MachineKey { path, size }
+        let acl = size.and_then(|_| keyacl::read(&path));
+        MachineKey { path, size, acl }
     }))
 }

@@ -28,6 +28,8 @@ pub struct Rule {
     pub profiles: Vec<String>,
     /// The program, package or service (other than TermService) the rule is limited to, if any.
     pub app: Option<String>,
+    /// The remote addresses it is limited to (`RA4=`, `RA6=`); empty = any.
+    pub remote_addresses: Vec<String>,
 }
 
 /// Parses one rule string; None when it is not a v2 rule.
@@ -47,6 +49,7 @@ pub fn parse_rule(id: &str, text: &str) -> Option<Rule> {
         local_ports: Vec::new(),
         profiles: Vec::new(),
         app: None,
+        remote_addresses: Vec::new(),
     };
     for field in parts.filter(|p| !p.is_empty()) {
         let Some((k, v)) = field.split_once('=') else {
@@ -61,6 +64,9 @@ pub fn parse_rule(id: &str, text: &str) -> Option<Rule> {
             "Profile" => rule.profiles.push(v.to_string()),
             "Name" => rule.name = v.to_string(),
             "App" => rule.app = Some(v.to_string()),
+            k if k.starts_with("RA4") || k.starts_with("RA6") => {
+                rule.remote_addresses.push(v.to_string())
+            }
             // Store-app and service scoping limit a rule as a program path does;
             // a rule scoped to TermService is the RDP rule itself.
             "AppPkgId" => rule.app = Some(format!("package {v}")),
@@ -231,5 +237,67 @@ mod tests {
         let r = parse_rule(name, data.as_str().unwrap()).unwrap();
         assert!(r.allows_tcp_port(3390) && !r.allows_tcp_port(3389));
         assert!(!f.downgrade);
+    }
+}
+
+/// A connection-security (IPsec) rule: the fields that decide whether it
+/// demands authentication from clients of the RDP port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConSecRule {
+    pub id: String,
+    pub name: String,
+    pub active: bool,
+    /// `RequireInRequireOut`, `RequireInClearOut`, `RequestInRequestOut`, …
+    pub action: String,
+    pub protocol: Option<u32>,
+    /// Ports of either endpoint (`LPort`, `EP1Port`, `EP2Port`); empty = any.
+    pub ports: Vec<String>,
+}
+
+/// Parses one ConSecRules string; `None` when it is not a v2 rule.
+pub fn parse_consec(id: &str, text: &str) -> Option<ConSecRule> {
+    let mut parts = text.split('|');
+    if !parts.next()?.starts_with("v2.") {
+        return None;
+    }
+    let mut r = ConSecRule {
+        id: id.to_string(),
+        name: String::new(),
+        active: false,
+        action: String::new(),
+        protocol: None,
+        ports: Vec::new(),
+    };
+    for (k, v) in parts.filter_map(|p| p.split_once('=')) {
+        match k {
+            "Action" => r.action = v.to_string(),
+            "Active" => r.active = v.eq_ignore_ascii_case("TRUE"),
+            "Name" => r.name = v.to_string(),
+            "Protocol" => r.protocol = v.parse().ok(),
+            "LPort" | "EP1Port" | "EP2Port" => r.ports.push(v.to_string()),
+            _ => {}
+        }
+    }
+    Some(r)
+}
+
+fn port_listed(ports: &[String], port: u32) -> bool {
+    ports.iter().any(|p| match p.split_once('-') {
+        Some((a, b)) => a
+            .parse::<u32>()
+            .ok()
+            .zip(b.parse::<u32>().ok())
+            .is_some_and(|(a, b)| (a..=b).contains(&port)),
+        None => p.parse::<u32>().ok() == Some(port),
+    })
+}
+
+impl ConSecRule {
+    /// Active, demanding authentication inbound, and covering TCP `port`.
+    pub fn requires_auth_for(&self, port: u32) -> bool {
+        self.active
+            && self.action.starts_with("RequireIn")
+            && self.protocol.is_none_or(|p| p == 6)
+            && (self.ports.is_empty() || port_listed(&self.ports, port))
     }
 }

@@ -46,7 +46,13 @@ impl Target {
                 _ => None,
             })
             .unwrap_or_default();
-        Target { id: f.id, severity: f.severity, path, value, message: f.title.clone() }
+        Target {
+            id: f.id,
+            severity: f.severity,
+            path,
+            value,
+            message: f.title.clone(),
+        }
     }
 }
 
@@ -93,7 +99,9 @@ impl Plan {
 }
 
 fn same_target(a: &Action, b: &Action) -> bool {
-    a.root() == b.root() && a.key().eq_ignore_ascii_case(b.key()) && a.name().eq_ignore_ascii_case(b.name())
+    a.root() == b.root()
+        && a.key().eq_ignore_ascii_case(b.key())
+        && a.name().eq_ignore_ascii_case(b.name())
 }
 
 fn applies(r: &Remedy) -> bool {
@@ -103,18 +111,45 @@ fn applies(r: &Remedy) -> bool {
 /// Chooses, for every error or warning (or those in `opts.only`), the first
 /// of its remedies that changes the registry and is allowed.
 pub fn plan(report: &Report, opts: &Options) -> Plan {
-    let wanted = |f: &Finding| f.severity.is_problem() && (opts.only.is_empty() || opts.only.contains(&f.id));
-    let mut p = Plan { steps: Vec::new(), held: Vec::new(), actions: Vec::new() };
+    let wanted = |f: &Finding| {
+        f.severity.is_problem() && (opts.only.is_empty() || opts.only.contains(&f.id))
+    };
+    let mut p = Plan {
+        steps: Vec::new(),
+        held: Vec::new(),
+        actions: Vec::new(),
+    };
     for f in report.findings.iter().filter(|f| wanted(f)) {
-        let hold = |p: &mut Plan, reason, r: &Remedy| p.held.push(Held { finding: Target::of(f), reason, remedy: r.clone() });
-        let Some(chosen) = f.remedies.iter().find(|r| applies(r) && (!r.downgrade || opts.allow_downgrade)) else {
+        let hold = |p: &mut Plan, reason, r: &Remedy| {
+            p.held.push(Held {
+                finding: Target::of(f),
+                reason,
+                remedy: r.clone(),
+            })
+        };
+        let Some(chosen) = f
+            .remedies
+            .iter()
+            .find(|r| applies(r) && (!r.downgrade || opts.allow_downgrade))
+        else {
             for r in &f.remedies {
-                hold(&mut p, if applies(r) { HeldReason::Downgrade } else { HeldReason::Manual }, r);
+                hold(
+                    &mut p,
+                    if applies(r) {
+                        HeldReason::Downgrade
+                    } else {
+                        HeldReason::Manual
+                    },
+                    r,
+                );
             }
             continue;
         };
         let registry: Vec<&Action> = chosen.actions.iter().filter(|a| a.is_registry()).collect();
-        if registry.iter().any(|a| p.actions.iter().any(|b| same_target(a, b) && *a != b)) {
+        if registry
+            .iter()
+            .any(|a| p.actions.iter().any(|b| same_target(a, b) && *a != b))
+        {
             hold(&mut p, HeldReason::Conflict, chosen);
             continue;
         }
@@ -123,9 +158,17 @@ pub fn plan(report: &Report, opts: &Options) -> Plan {
                 p.actions.push(a.clone());
             }
         }
-        p.steps.push(Step { finding: Target::of(f), remedy: chosen.clone() });
+        p.steps.push(Step {
+            finding: Target::of(f),
+            remedy: chosen.clone(),
+        });
         // Manual remedies listed before the chosen one are still worth showing.
-        for r in f.remedies.iter().take_while(|r| !std::ptr::eq(*r, chosen)).filter(|r| !applies(r)) {
+        for r in f
+            .remedies
+            .iter()
+            .take_while(|r| !std::ptr::eq(*r, chosen))
+            .filter(|r| !applies(r))
+        {
             hold(&mut p, HeldReason::Manual, r);
         }
     }

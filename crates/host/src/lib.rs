@@ -10,6 +10,7 @@
 //! verified by hand. Group Policy copies of a value win over the local value,
 //! as on Windows.
 
+pub mod accounts;
 pub mod apply;
 pub mod atomic;
 pub mod cert;
@@ -22,6 +23,7 @@ pub mod registry;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod secdesc;
 
 use std::path::Path;
 
@@ -52,7 +54,11 @@ impl From<rdp_doctor_regf::Error> for Error {
 }
 
 /// Runs every check on hives already in memory (no log replay: see [`check_offline`]).
-pub fn check(system: &Hive, software: Option<&Hive>, windows: Option<&Path>) -> Result<Report, Error> {
+pub fn check(
+    system: &Hive,
+    software: Option<&Hive>,
+    windows: Option<&Path>,
+) -> Result<Report, Error> {
     let reg = OfflineHives::new(system, software)?;
     check_registry(&reg, windows)
 }
@@ -61,7 +67,11 @@ pub fn check(system: &Hive, software: Option<&Hive>, windows: Option<&Path>) -> 
 /// volume's root, for the files the registry points at (MachineKeys).
 pub fn check_registry(reg: &dyn Registry, windows: Option<&Path>) -> Result<Report, Error> {
     let facts = facts::read(reg, windows, cert::now())?;
-    let place = if reg.dirty(Root::System).is_none() && matches!(reg.origin(Root::System), rdp_doctor_model::RegistryOrigin::Live) {
+    let place = if reg.dirty(Root::System).is_none()
+        && matches!(
+            reg.origin(Root::System),
+            rdp_doctor_model::RegistryOrigin::Live
+        ) {
         "this host's registry"
     } else {
         "these hives"

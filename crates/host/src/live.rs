@@ -212,10 +212,8 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, Error> {
 /// Writes `manifest.json` into `dir` (created; it must not hold a manifest
 /// already): temp file, fsync, rename, so a manifest is complete or absent.
 fn write_manifest(dir: &Path, m: &Manifest) -> Result<PathBuf, Error> {
-    use std::io::Write;
-    let io =
-        |what: &str, p: &Path, e: std::io::Error| Error(format!("{what} {}: {e}", p.display()));
-    std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join(MANIFEST);
     if path.exists() {
         return Err(Error(format!(
@@ -223,15 +221,9 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<PathBuf, Error> {
             dir.display()
         )));
     }
-    let tmp = dir.join(format!("{MANIFEST}.tmp"));
-    let json = serde_json::to_vec_pretty(m).map_err(|e| Error(format!("backup: {e}")))?;
-    let mut f = std::fs::File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
-    f.write_all(&json)
-        .and_then(|_| f.write_all(b"\n"))
-        .and_then(|_| f.sync_all())
-        .map_err(|e| io("cannot write", &tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, &path).map_err(|e| io("cannot rename to", &path, e))?;
+    let mut json = serde_json::to_vec_pretty(m).map_err(|e| Error(format!("backup: {e}")))?;
+    json.push(b'\n');
+    crate::atomic::write(&path, &json, crate::atomic::Existing::Refuse)?;
     Ok(path)
 }
 
@@ -337,7 +329,11 @@ pub fn backup(reg: &dyn RawRegistry, plan: &Plan) -> Result<Manifest, Error> {
         schema: BACKUP_SCHEMA.into(),
         created: crate::cert::rfc3339(crate::cert::now()),
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        fixed: plan.steps.iter().map(|s| s.finding.id.to_string()).collect(),
+        fixed: plan
+            .steps
+            .iter()
+            .map(|s| s.finding.id.to_string())
+            .collect(),
         actions: serde_json::to_value(&plan.actions)
             .map_err(|e| Error(format!("manifest: {e}")))?,
         values: entries,
@@ -540,8 +536,14 @@ pub fn start_name(start: u32) -> String {
 
 /// HOST018: what the Service Control Manager says, beside the registry's `Start`
 /// (`registry_start`: the value read for each service, when any).
-pub fn service_checks(services: &[Service], registry_start: &dyn Fn(&str) -> Option<u32>) -> Vec<Outcome> {
-    services.iter().flat_map(|s| service_outcomes(s, registry_start(&s.name))).collect()
+pub fn service_checks(
+    services: &[Service],
+    registry_start: &dyn Fn(&str) -> Option<u32>,
+) -> Vec<Outcome> {
+    services
+        .iter()
+        .flat_map(|s| service_outcomes(s, registry_start(&s.name)))
+        .collect()
 }
 
 fn service_outcomes(s: &Service, registry_start: Option<u32>) -> Vec<Outcome> {
@@ -553,11 +555,29 @@ fn service_outcomes(s: &Service, registry_start: Option<u32>) -> Vec<Outcome> {
         (_, _, Some(e)) => e.clone(),
         _ => "no answer".into(),
     };
-    let seen = Evidence::File { path: path.clone(), detail: value.clone() };
-    let finding = |severity, title: String| Finding::new(FindingId::ServiceState, severity, title).evidence(seen.clone());
+    let seen = Evidence::File {
+        path: path.clone(),
+        detail: value.clone(),
+    };
+    let finding = |severity, title: String| {
+        Finding::new(FindingId::ServiceState, severity, title).evidence(seen.clone())
+    };
     if let Some(e) = &s.error {
-        let sev = if essential { Severity::Warning } else { Severity::Info };
-        return vec![Outcome::Found(finding(sev, format!("the Service Control Manager does not report {}: {e}", s.name)).no_cause())];
+        let sev = if essential {
+            Severity::Warning
+        } else {
+            Severity::Info
+        };
+        return vec![Outcome::Found(
+            finding(
+                sev,
+                format!(
+                    "the Service Control Manager does not report {}: {e}",
+                    s.name
+                ),
+            )
+            .no_cause(),
+        )];
     }
     let mut out = Vec::new();
     if let (Some(scm), Some(reg)) = (s.start, registry_start) {
@@ -572,7 +592,7 @@ fn service_outcomes(s: &Service, registry_start: Option<u32>) -> Vec<Outcome> {
         Some("running") => out.push(Outcome::Passed(Passed { id: FindingId::ServiceState, path, value, message: format!("{} is running", s.name) })),
         Some(st) if essential => out.push(Outcome::Found(
             finding(Severity::Warning, format!("{} is {st}: nothing accepts Remote Desktop connections until it runs", s.name)).remedy(
-                Remedy::new(format!("Start {}", s.name), format!("Once its Start value is not 4 (disabled); a registry value does not start a service."))
+                Remedy::new(format!("Start {}", s.name), "Once its Start value is not 4 (disabled); a registry value does not start a service.")
                     .action(Action::run(rdp_doctor_model::Machine::Host, format!("Start-Service {}", s.name))),
             ),
         )),
@@ -597,18 +617,29 @@ pub fn check(reg: &LiveRegistry) -> Result<Report, Error> {
     let extra = match services(&SERVICES) {
         Ok(list) => {
             let start = |name: &str| {
-                reg.value(Root::System, &format!("CurrentControlSet\\Services\\{name}"), "Start")
-                    .ok()
-                    .flatten()
-                    .and_then(|d| d.as_u64())
-                    .and_then(|n| u32::try_from(n).ok())
+                reg.value(
+                    Root::System,
+                    &format!("CurrentControlSet\\Services\\{name}"),
+                    "Start",
+                )
+                .ok()
+                .flatten()
+                .and_then(|d| d.as_u64())
+                .and_then(|n| u32::try_from(n).ok())
             };
             service_checks(&list, &start)
         }
         Err(e) => vec![Outcome::Found(
-            Finding::new(FindingId::ServiceState, Severity::Warning, format!("service states unknown: {e}"))
-                .no_cause()
-                .evidence(Evidence::File { path: "Service Control Manager".into(), detail: "no answer".into() }),
+            Finding::new(
+                FindingId::ServiceState,
+                Severity::Warning,
+                format!("service states unknown: {e}"),
+            )
+            .no_cause()
+            .evidence(Evidence::File {
+                path: "Service Control Manager".into(),
+                detail: "no answer".into(),
+            }),
         )],
     };
     report.extend(extra, "this host");

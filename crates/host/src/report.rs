@@ -33,7 +33,12 @@ pub struct Report {
 
 impl Report {
     /// The report of the rules' outcomes; `place` names what was read ("these hives", "this host").
-    pub fn new(outcomes: Vec<Outcome>, current_control_set: String, system_dirty: bool, place: &str) -> Self {
+    pub fn new(
+        outcomes: Vec<Outcome>,
+        current_control_set: String,
+        system_dirty: bool,
+        place: &str,
+    ) -> Self {
         let mut r = Report {
             schema: SCHEMA,
             verdict: String::new(),
@@ -82,7 +87,12 @@ impl Report {
 
     /// Every ID the checks looked at (found or passed).
     pub fn ids(&self) -> Vec<FindingId> {
-        let mut ids: Vec<FindingId> = self.findings.iter().map(|f| f.id).chain(self.passed.iter().map(|p| p.id)).collect();
+        let mut ids: Vec<FindingId> = self
+            .findings
+            .iter()
+            .map(|f| f.id)
+            .chain(self.passed.iter().map(|p| p.id))
+            .collect();
         ids.sort();
         ids.dedup();
         ids
@@ -90,12 +100,22 @@ impl Report {
 }
 
 fn verdict(findings: &[Finding], place: &str) -> String {
-    let errors: Vec<&Finding> = findings.iter().filter(|f| f.severity == Severity::Error).collect();
+    let errors: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
     match errors.first() {
-        Some(f) => format!("{} problem(s) on this host would stop Remote Desktop; first: {}", errors.len(), f.title),
+        Some(f) => format!(
+            "{} problem(s) on this host would stop Remote Desktop; first: {}",
+            errors.len(),
+            f.title
+        ),
         None => format!(
             "no setting in {place} stops Remote Desktop ({} warning(s))",
-            findings.iter().filter(|f| f.severity == Severity::Warning).count()
+            findings
+                .iter()
+                .filter(|f| f.severity == Severity::Warning)
+                .count()
         ),
     }
 }

@@ -34,15 +34,23 @@ fn a_rule_for_domain_and_private_only_leaves_the_public_profile_uncovered() {
     let dir = tempfile::tempdir().unwrap();
     let sys = write(dir.path(), "SYSTEM", &bytes);
     let profiles = "Microsoft\\Windows NT\\CurrentVersion\\NetworkList\\Profiles\\{6A1C1E6E-0001}";
-    let domain = write(dir.path(), "SOFTWARE", &software(|ed| {
-        ed.set_value(profiles, "Category", &Data::Dword(2)).unwrap();
-    }));
+    let domain = write(
+        dir.path(),
+        "SOFTWARE",
+        &software(|ed| {
+            ed.set_value(profiles, "Category", &Data::Dword(2)).unwrap();
+        }),
+    );
     let r = check_offline(&sys, Some(&domain), None).unwrap();
     assert_eq!(seen(&r, "HOST006"), [Seen::Passed], "{:#?}", r.findings);
     // A public network: the connection is refused there, an error.
-    let public = write(dir.path(), "SOFTWARE.public", &software(|ed| {
-        ed.set_value(profiles, "Category", &Data::Dword(0)).unwrap();
-    }));
+    let public = write(
+        dir.path(),
+        "SOFTWARE.public",
+        &software(|ed| {
+            ed.set_value(profiles, "Category", &Data::Dword(0)).unwrap();
+        }),
+    );
     let r = check_offline(&sys, Some(&public), None).unwrap();
     assert_eq!(seen(&r, "HOST006"), [Seen::Error], "{:#?}", r.findings);
 }

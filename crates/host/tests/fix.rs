@@ -269,7 +269,11 @@ fn every_breaking_case_is_found_fixed_verified_and_undone() {
             (Action::DeleteValue { .. }, None) => {}
             (a, _) => panic!("{}: unexpected {a:?}", case.name),
         }
-        assert!(plan.steps.iter().all(|s| !s.remedy.downgrade), "{}", case.name);
+        assert!(
+            plan.steps.iter().all(|s| !s.remedy.downgrade),
+            "{}",
+            case.name
+        );
         // Planning wrote nothing.
         assert_eq!(sha(&sys_path), sys_sha);
 
@@ -409,7 +413,10 @@ fn a_downgrade_is_applied_only_when_allowed() {
     )
     .unwrap();
     // The key is still broken, but no longer used: a warning, not a failure.
-    assert_eq!(status_of(&done.report_after, "HOST017"), vec![Seen::Warning]);
+    assert_eq!(
+        status_of(&done.report_after, "HOST017"),
+        vec![Seen::Warning]
+    );
 }
 
 #[test]

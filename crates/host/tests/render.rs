@@ -120,9 +120,7 @@ fn the_powershell_script_changes_firewall_rules_with_the_cmdlets() {
     // The Public-profile Remote Desktop rule of the Windows 7 hive is inactive,
     // and on port 3390 no rule covers the listener at all.
     let system = load("regipy_SYSTEM_win7_32bit");
-    let moved = edited(&system, |ed| {
-        dword(ed, RDP_TCP, "PortNumber", 3390)
-    });
+    let moved = edited(&system, |ed| dword(ed, RDP_TCP, "PortNumber", 3390));
     let plan_of = |bytes: &[u8]| {
         let h = Hive::new(bytes).unwrap();
         let r = rdp_doctor_host::check(&h, None, None).unwrap();
@@ -141,6 +139,9 @@ fn the_powershell_script_changes_firewall_rules_with_the_cmdlets() {
     // No raw rule strings written into the registry behind the firewall service's back.
     for script in [&enable, &add] {
         assert!(!script.contains("v2.10|"), "{script}");
-        assert!(!script.contains("-Name 'RemoteDesktop-In-TCP_1' -PropertyType"), "{script}");
+        assert!(
+            !script.contains("-Name 'RemoteDesktop-In-TCP_1' -PropertyType"),
+            "{script}"
+        );
     }
 }

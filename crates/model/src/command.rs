@@ -26,6 +26,13 @@ pub fn lines(action: &Action, id: FindingId, target: &Target) -> Vec<String> {
         (
             Action::SetValue { .. } | Action::DeleteValue { .. },
             Target::Offline { system, software },
+        ) if id.source() != crate::id::Source::Host => {
+            // Only host checks have a `host fix` plan; other findings' changes are made by hand.
+            vec![reg_load(action, system, software.as_deref())]
+        }
+        (
+            Action::SetValue { .. } | Action::DeleteValue { .. },
+            Target::Offline { system, software },
         ) => {
             let mut fix = format!("rdp-doctor host fix --system {}", quote(system));
             if let Some(sw) = software {

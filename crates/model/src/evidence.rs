@@ -11,8 +11,14 @@ pub enum PhaseName {
     X224,
     Tls,
     Credssp,
+    /// The MCS Connect Initial / Connect Response round trip after TLS (no credentials needed).
+    Mcs,
     /// The credentialed connection (only with credentials).
     Connect,
+    /// The RDP-UDP handshake (`--udp`).
+    Udp,
+    /// The RD Gateway's HTTP transport (`--gateway`).
+    Gateway,
 }
 
 impl PhaseName {
@@ -23,7 +29,10 @@ impl PhaseName {
             PhaseName::X224 => "X.224",
             PhaseName::Tls => "TLS",
             PhaseName::Credssp => "CredSSP",
+            PhaseName::Mcs => "MCS",
             PhaseName::Connect => "Connect",
+            PhaseName::Udp => "UDP",
+            PhaseName::Gateway => "RD Gateway",
         }
     }
 }

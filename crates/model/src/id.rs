@@ -23,6 +23,8 @@ pub enum Source {
     RdpFile,
     /// A code the user saw in an error dialog or a client log (`explain`, `diagnose --code`).
     Code,
+    /// The client's configuration: its SOFTWARE hive and NTUSER.DAT, or its live registry (`client check`).
+    Client,
 }
 
 impl Source {
@@ -33,6 +35,7 @@ impl Source {
             Source::Events => "events",
             Source::RdpFile => "rdp_file",
             Source::Code => "code",
+            Source::Client => "client",
         }
     }
 }
@@ -120,6 +123,20 @@ finding_ids! {
     LogonRefused = "AUTH001", Probe, "error", Some(Credentials), "the server refuses the logon with a status code (CredSSP errorCode NTSTATUS, or Early User Authorization ACCESS_DENIED)";
     CredsspFailsWithoutCode = "AUTH002", Probe, "error", Some(Credentials), "CredSSP fails without a code: the server closes right after the NTLM AUTHENTICATE, or the client rejects the exchange";
     LicensingError = "LIC001", Probe, "error", Some(Licensing), "a Licensing Error Message other than STATUS_VALID_CLIENT (ERR_NO_LICENSE_SERVER, …)";
+    UdpBlocked = "UDP001", Probe, "warning", Some(UdpTransport), "UDP transport blocked or off: no answer to the RDP-UDP SYN, or ICMP port unreachable; clients fall back to TCP, and if they stall, force TCP (client policy fClientDisableUDP=1)";
+    UdpAnswers = "UDP002", Probe, "info", None, "UDP transport answers: the server sent an RDP-UDP SYN+ACK (version, MTUs)";
+    UdpNotRdp = "UDP003", Probe, "warning", Some(UdpTransport), "something answers on the UDP port, but not with an RDP-UDP SYN+ACK";
+    GatewayCertificate = "GW001", Probe, "error/warning", Some(Gateway), "the RD Gateway's TLS certificate: the handshake fails, or the certificate expired, is not valid yet, or does not name the gateway";
+    GatewayNotReachable = "GW002", Probe, "error", Some(Gateway), "the RD Gateway's HTTPS port does not answer: TCP refused, filtered, or the connection fails before an HTTP answer";
+    GatewayNoHttpTransport = "GW003", Probe, "error", Some(Gateway), "the server does not answer RDG_OUT_DATA on /remoteDesktopGateway/ as an RD Gateway (404, another web server, or not HTTP)";
+    GatewayAuthSchemes = "GW004", Probe, "info/warning", Some(Gateway), "the authentication schemes the RD Gateway offers (WWW-Authenticate); warning when only Basic, or none mstsc uses";
+    GatewayRefusesRequest = "GW005", Probe, "error", Some(Gateway), "the RD Gateway refuses with an HTTP status or an E_PROXY_* code, decoded";
+    GatewayWebsocket = "GW006", Probe, "info", None, "whether the RD Gateway accepts the websocket upgrade of the HTTP transport before authentication";
+    OldTlsOnly = "TLS002", Probe, "error", Some(TlsSettings), "the server accepts only TLS 1.0/1.1 (found with the probe's own ClientHello): current clients refuse it (FreeRDP with OpenSSL 3, mstsc on Windows 11)";
+    TlsCipherMismatch = "TLS003", Probe, "error", Some(TlsSettings), "the server speaks TLS 1.2 but only with cipher suites current clients do not offer (found with the probe's own ClientHello)";
+    McsRefused = "MCS001", Probe, "error", Some(SecurityLayerMismatch), "after TLS the server refuses or does not understand the MCS Connect Initial (an MCS Disconnect, or an answer that is not a Connect Response)";
+    ClockSkew = "TIME001", Probe, "warning/info", Some(DomainController), "the server's clock (NTLM CHALLENGE timestamp) differs from this machine's by more than 5 minutes: Kerberos fails (info: a smaller skew)";
+    ClientsCannotConnect = "COMPAT001", Probe, "warning", Some(TlsSettings), "some common clients cannot connect to this server with their defaults (the client compatibility table says which and why)";
 
     // ---- the host's configuration ----
     HiveDirty = "HOST000", Host, "info/warning", None, "the hive was not closed cleanly: its .LOG1/.LOG2 were replayed in memory (info), or are missing (warning)";
@@ -143,6 +160,20 @@ finding_ids! {
     ServiceState = "HOST018", Host, "warning/info", Some(ServiceOrListenerDown), "the Service Control Manager's view of TermService, UmRdpService, SessionEnv (live only)";
     CertificateBlob = "HOST020", Host, "warning", Some(CertificateOrKey), "a Remote Desktop certificate is unreadable, misnamed, expired or not yet valid";
     CertificateKeyFile = "HOST021", Host, "error/warning", Some(CertificateOrKey), "the certificate's private key file is missing, empty or unreadable";
+    RemoteLogonDenied = "HOST022", Host, "error", Some(NoRemoteLogonRight), "SeDenyRemoteInteractiveLogonRight (\"Deny log on through Remote Desktop Services\") is held by a group every Remote Desktop logon holds (Everyone, Authenticated Users, Local account, Users, Remote Desktop Users, Administrators) or by the account checked, often left behind by a removed Group Policy (SECURITY hive)";
+    RemoteLogonNotGranted = "HOST023", Host, "error/warning", Some(NoRemoteLogonRight), "SeRemoteInteractiveLogonRight is held by none of the groups of the account checked (`--user`), or not by Remote Desktop Users or Administrators (SECURITY, SAM)";
+    NetworkLogonDenied = "HOST024", Host, "error/warning", Some(NoRemoteLogonRight), "the NLA (CredSSP) network logon is refused: SeDenyNetworkLogonRight on a group of the logon, or SeNetworkLogonRight held by none (SECURITY)";
+    AccountDisabled = "HOST025", Host, "error", Some(AccountRestriction), "the account checked (`--user`) is disabled or expired (SAM F value)";
+    AccountLockedOrPasswordChange = "HOST026", Host, "error", Some(Credentials), "the account checked is locked out, or must change its password at the next logon, which NLA cannot do (SAM F value)";
+    RemoteDesktopGroups = "HOST027", Host, "info/warning", None, "the members of Remote Desktop Users and Administrators (info); the account checked is not in SAM (warning: a domain account?)";
+    TlsServerProtocols = "HOST028", Host, "error/warning", Some(TlsSettings), "SCHANNEL: TLS 1.2 is disabled for the server (Enabled=0 or DisabledByDefault=1 under Protocols\\TLS 1.2\\Server) and only older protocols, or none, are left";
+    CipherSuitePolicy = "HOST029", Host, "error/warning", Some(TlsSettings), "the cipher-suite policy (SSL\\00010002 Functions) lists no suite current clients offer (ECDHE with AES-GCM, or TLS 1.3's)";
+    FipsAlgorithmPolicy = "HOST030", Host, "info", Some(TlsSettings), "Lsa\\FipsAlgorithmPolicy Enabled=1: Schannel offers only FIPS-approved suites";
+    CredsspOracle = "HOST031", Host, "warning/info", Some(CredsspPolicy), "CredSSP AllowEncryptionOracle: 2 (Vulnerable) accepts unpatched clients (warning); 0 (Force Updated Clients) refuses them (info)";
+    LicensingSetup = "HOST032", Host, "error/warning/info", Some(Licensing), "RD Session Host licensing: no licensing mode or license server configured, or the grace period expired (or ends soon)";
+    IpsecRequiredForRdp = "HOST033", Host, "warning", Some(FirewallOrPort), "an active connection-security (IPsec) rule requires authentication for the listener's port: clients without a matching IPsec policy cannot connect";
+    FirewallRemoteScope = "HOST034", Host, "info/warning", Some(FirewallOrPort), "the rules that allow the listener's port are limited to some remote addresses (RA4/RA6): clients elsewhere are blocked (warning when every allowing rule is limited)";
+    KeyFileAcl = "HOST035", Host, "error/warning", Some(CertificateOrKey), "the ACL of the listener's MachineKeys key file: NETWORK SERVICE cannot read it (error), or it grants access beyond SYSTEM, Administrators and NETWORK SERVICE (warning)";
 
     // ---- event logs ----
     ListenerKeyUnusable = "EVT001", Events, "error", Some(CertificateOrKey), "the listener cannot create or use its certificate's private key (TermService 1057/1058, Schannel 36870)";
@@ -183,6 +214,13 @@ finding_ids! {
 
     // ---- codes the user reported ----
     ReportedCode = "CODE001", Code, "error", None, "a code from an error dialog or a client log, decoded, with the causes it points at";
+
+    // ---- the client's configuration ----
+    ClientTransportPolicy = "CLIENT001", Client, "info", Some(UdpTransport), "the transport policies: the client's fClientDisableUDP (1: TCP only, the workaround for flaky UDP), and SelectTransport when the SOFTWARE hive is also a host's";
+    ClientCredsspPolicy = "CLIENT002", Client, "warning/info", Some(CredsspPolicy), "the client's CredSSP AllowEncryptionOracle: 2 Vulnerable (warning), 0 Force Updated refuses unpatched servers (info: \"CredSSP encryption oracle remediation\", 0x80090302)";
+    ClientServerHistory = "CLIENT003", Client, "info", None, "the client's server list (MRU), user name hints and pinned certificate thumbprints (NTUSER.DAT `Terminal Server Client`)";
+    ClientDisconnectCodes = "CLIENT004", Client, "info/warning", None, "the RDPClient/Operational log's disconnect events (1026), each code decoded as `explain` does (warning when any is an error)";
+    ClientNoDefaultRdp = "CLIENT005", Client, "info", None, "no Default.rdp was found in the user folder given";
 }
 
 impl FindingId {

@@ -14,6 +14,7 @@
 pub mod action;
 pub mod cause;
 pub mod command;
+pub mod credssp;
 pub mod evidence;
 pub mod finding;
 pub mod id;

@@ -14,12 +14,14 @@
 
 pub mod connect;
 pub mod diagnose;
+pub mod gateway;
 pub mod path;
 mod phases;
 pub mod report;
-mod rules;
+pub mod rules;
 pub mod target;
 pub mod text;
+pub mod udp;
 pub mod wire;
 
 pub use connect::{probe_with_credentials, Credentials};

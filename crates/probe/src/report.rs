@@ -13,7 +13,7 @@ use crate::wire::ntlm::NtlmInfo;
 use crate::wire::x224::Protocol;
 
 /// Version of the JSON document `probe --json` prints.
-pub const SCHEMA: &str = "rdp-doctor.probe/v1";
+pub const SCHEMA: &str = "rdp-doctor.probe/v2";
 
 /// How a phase ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -221,6 +221,34 @@ pub enum CredsspFailure {
     Io { message: String },
 }
 
+/// How the MCS Connect Initial round trip after TLS ended (TLS without NLA).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum McsOutcome {
+    /// The server sent its Connect Response.
+    Response(crate::wire::mcs_connect::McsResponse),
+    /// An MCS Disconnect Provider Ultimatum instead.
+    Disconnect { reason: u8 },
+    /// No answer before the deadline.
+    Timeout { waited_ms: u64 },
+    /// The server closed after `after_bytes` bytes of its answer.
+    Closed { after_bytes: usize },
+    /// The connection was reset.
+    Reset,
+    /// The answer is not a Connect Response.
+    NotMcs { message: String },
+    /// Another socket or TLS error.
+    Io { message: String },
+}
+
+/// The server's clock (NTLM CHALLENGE timestamp) and this machine's, read
+/// when the CHALLENGE arrived (seconds since the Unix epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClockReading {
+    pub server_unix: i64,
+    pub local_unix: i64,
+}
+
 /// Everything the probe learned.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeReport {
@@ -241,6 +269,14 @@ pub struct ProbeReport {
     pub tls: Option<TlsFacts>,
     pub ntlm: Option<NtlmInfo>,
     pub credssp_error: Option<CredsspFailure>,
+    /// The MCS Connect Initial round trip (TLS without NLA).
+    pub mcs: Option<McsOutcome>,
+    /// Both clocks when the NTLM CHALLENGE carried a timestamp.
+    pub clock: Option<ClockReading>,
+    /// The probe's own ClientHellos (TLS 1.0/1.1/1.2, chosen cipher suites), made when TLS found nothing in common.
+    pub tls_scan: Option<crate::wire::client_hello::TlsScan>,
+    /// Which common clients connect with their defaults, and why not (from the facts above).
+    pub clients: Vec<crate::rules::clients::ClientVerdict>,
     pub connections_used: u32,
     pub total_ms: f64,
     /// The total budget ran out before every phase was done.
@@ -269,6 +305,10 @@ impl ProbeReport {
             tls: None,
             ntlm: None,
             credssp_error: None,
+            mcs: None,
+            clock: None,
+            tls_scan: None,
+            clients: Vec::new(),
             connections_used: 0,
             total_ms: 0.0,
             budget_exhausted: false,

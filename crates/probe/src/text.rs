@@ -98,3 +98,21 @@ pub fn credssp(f: &CredsspFailure) -> String {
         CredsspFailure::Io { message } => message.clone(),
     }
 }
+
+pub fn mcs(o: &McsOutcome) -> String {
+    match o {
+        McsOutcome::Response(r) => format!("MCS Connect Response, I/O channel {}", r.io_channel),
+        McsOutcome::Disconnect { reason } => {
+            format!("the server answered the MCS Connect Initial with a Disconnect Provider Ultimatum (reason {reason})")
+        }
+        McsOutcome::Timeout { waited_ms } => {
+            format!("no answer to the MCS Connect Initial within {waited_ms} ms")
+        }
+        McsOutcome::Closed { after_bytes } => {
+            format!("the server closed after {after_bytes} byte(s) of its MCS answer")
+        }
+        McsOutcome::Reset => "the connection was reset after the MCS Connect Initial".into(),
+        McsOutcome::NotMcs { message } => format!("not an MCS Connect Response: {message}"),
+        McsOutcome::Io { message } => message.clone(),
+    }
+}

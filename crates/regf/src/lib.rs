@@ -184,7 +184,8 @@ impl Data {
     /// (the inverse of [`Data::to_raw`]); data too short for its type stays raw.
     pub fn from_raw(kind: u32, raw: Vec<u8>) -> Data {
         match kind {
-            0 => Data::None,
+            // REG_NONE may carry bytes (LSA's binary SIDs and access masks): keep them.
+            0 if raw.is_empty() => Data::None,
             1 => Data::String(utf16_z(&raw)),
             2 => Data::ExpandString(utf16_z(&raw)),
             3 => Data::Binary(raw),

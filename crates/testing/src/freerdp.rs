@@ -103,6 +103,16 @@ impl ShadowServer {
 
     /// Starts it with another `/sec:` value (rdp, tls, nla, ext).
     pub fn start_with(sec: &str) -> std::io::Result<Self> {
+        Self::start_in(None, sec)
+    }
+
+    /// Starts it inside the network namespace `ns`, on its address there.
+    pub fn start_in_netns(ns: &crate::netns::Netns, sec: &str) -> std::io::Result<Self> {
+        Self::start_in(Some(ns), sec)
+    }
+
+    fn start_in(ns: Option<&crate::netns::Netns>, sec: &str) -> std::io::Result<Self> {
+        let address = ns.map_or("127.0.0.1".to_string(), |n| n.ns_addr.to_string());
         let dir = tempfile::tempdir()?;
         let xvfb = Xvfb::start(dir.path())?;
         let (user, password) = ("tester".to_string(), "S3cret!".to_string());
@@ -115,19 +125,24 @@ impl ShadowServer {
         }
         std::fs::write(&sam, hash.stdout)?;
         let port = free_port();
+        // `ip netns exec` execs the server itself: the PID stays the server's.
+        let mut command = match ns {
+            Some(n) => n.command("freerdp-shadow-cli"),
+            None => Command::new("freerdp-shadow-cli"),
+        };
         let mut process = PeerProcess::spawn(
             "freerdp-shadow-cli",
-            Command::new("freerdp-shadow-cli")
+            command
                 .env("DISPLAY", &xvfb.display)
                 .env("HOME", dir.path())
-                .arg("/bind-address:127.0.0.1")
+                .arg(format!("/bind-address:{address}"))
                 .arg(format!("/port:{port}"))
                 .arg("+auth")
                 .arg(format!("/sec:{sec}"))
                 .arg(format!("/sam-file:{}", sam.display())),
             &dir.path().join("shadow.log"),
         )?;
-        let addr: SocketAddr = format!("127.0.0.1:{port}")
+        let addr: SocketAddr = format!("{address}:{port}")
             .parse()
             .map_err(std::io::Error::other)?;
         wait_for_port(addr, &mut process, Duration::from_secs(20))?;

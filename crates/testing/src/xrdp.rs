@@ -29,6 +29,68 @@ pub enum CertCase {
     BrokenKey,
     /// A valid key that belongs to another certificate.
     MismatchedKey,
+    /// An RSA key of `bits` bits signed with `digest` (`sha1`, `sha256`), made by the openssl tool.
+    Rsa { bits: u32, digest: String },
+}
+
+/// Listener settings beyond the security layer and the certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// xrdp's `ssl_protocols` (default `TLSv1.2, TLSv1.3`).
+    pub ssl_protocols: String,
+    /// xrdp's `tls_ciphers` (OpenSSL cipher string), when set.
+    pub tls_ciphers: Option<String>,
+    /// An OpenSSL security level for xrdp's process (its own openssl.cnf via
+    /// OPENSSL_CONF): 0 lets xrdp use TLS 1.0/1.1, small keys and SHA-1.
+    pub openssl_seclevel: Option<u8>,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            ssl_protocols: "TLSv1.2, TLSv1.3".into(),
+            tls_ciphers: None,
+            openssl_seclevel: None,
+        }
+    }
+}
+
+/// A self-signed RSA certificate made by the openssl tool (rcgen cannot make small RSA keys).
+fn write_openssl_cert(dir: &Path, bits: u32, digest: &str) -> std::io::Result<(PathBuf, PathBuf, Vec<u8>)> {
+    let cert = dir.join("rsa-cert.pem");
+    let key = dir.join("rsa-key.pem");
+    let der = dir.join("rsa-cert.der");
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", &format!("rsa:{bits}"), &format!("-{digest}")])
+        .args(["-nodes", "-subj", "/CN=rsa.test", "-days", "30", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()?;
+    if !status.status.success() {
+        return Err(std::io::Error::other(format!(
+            "openssl req: {}",
+            String::from_utf8_lossy(&status.stderr)
+        )));
+    }
+    Command::new("openssl")
+        .args(["x509", "-outform", "DER", "-in"])
+        .arg(&cert)
+        .arg("-out")
+        .arg(&der)
+        .output()?;
+    let bytes = std::fs::read(&der)?;
+    Ok((cert, key, bytes))
+}
+
+/// An openssl.cnf that sets the default security level (and allows TLS 1.0).
+fn write_openssl_conf(dir: &Path, level: u8) -> std::io::Result<PathBuf> {
+    let path = dir.join("openssl.cnf");
+    let text = format!(
+        "openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = defaults\n[defaults]\nMinProtocol = TLSv1\nCipherString = DEFAULT:@SECLEVEL={level}\n"
+    );
+    std::fs::write(&path, text)?;
+    Ok(path)
 }
 
 /// A running xrdp, killed on drop.
@@ -91,11 +153,30 @@ impl Xrdp {
         Self::start_in(Some(&ns.name), &ns.ns_addr.to_string(), layer, cert)
     }
 
+    /// Starts xrdp on 127.0.0.1 with TLS settings of the test's choosing.
+    pub fn start_with_tls(
+        layer: SecurityLayer,
+        cert: CertCase,
+        tls: TlsSettings,
+    ) -> std::io::Result<Self> {
+        Self::start_full(None, "127.0.0.1", layer, cert, &tls)
+    }
+
     fn start_in(
         netns: Option<&str>,
         address: &str,
         layer: SecurityLayer,
         cert: CertCase,
+    ) -> std::io::Result<Self> {
+        Self::start_full(netns, address, layer, cert, &TlsSettings::default())
+    }
+
+    fn start_full(
+        netns: Option<&str>,
+        address: &str,
+        layer: SecurityLayer,
+        cert: CertCase,
+        tls: &TlsSettings,
     ) -> std::io::Result<Self> {
         let dir = tempfile::tempdir()?;
         let day = 86_400;
@@ -126,6 +207,10 @@ impl Xrdp {
                 )?;
                 (c, k, None)
             }
+            CertCase::Rsa { bits, digest } => {
+                let (c, k, d) = write_openssl_cert(dir.path(), *bits, digest)?;
+                (c, k, Some(d))
+            }
             CertCase::MismatchedKey => {
                 let (c, _, _) = write_cert(dir.path(), "one.test", now() - day, now() + 90 * day);
                 let (_, k, _) = write_cert(dir.path(), "other.test", now() - day, now() + 90 * day);
@@ -153,11 +238,15 @@ impl Xrdp {
             .replace("@CRYPT_LEVEL@", "high")
             .replace("@CERTIFICATE@", &cert_path.display().to_string())
             .replace("@KEY_FILE@", &key_path.display().to_string())
-            .replace("@SSL_PROTOCOLS@", "TLSv1.2, TLSv1.3")
+            .replace("@SSL_PROTOCOLS@", &tls.ssl_protocols)
             .replace(
                 "@LOG_FILE@",
                 &dir.path().join("xrdp.log").display().to_string(),
             );
+        let ini = match &tls.tls_ciphers {
+            Some(c) => ini.replace("ssl_protocols=", &format!("tls_ciphers={c}\nssl_protocols=")),
+            None => ini,
+        };
         let ini_path = dir.path().join("xrdp.ini");
         std::fs::write(&ini_path, ini)?;
         if !Path::new("/run/xrdp/sockdir").exists() {
@@ -172,6 +261,9 @@ impl Xrdp {
             }
             None => Command::new("xrdp"),
         };
+        if let Some(level) = tls.openssl_seclevel {
+            command.env("OPENSSL_CONF", write_openssl_conf(dir.path(), level)?);
+        }
         let mut process = PeerProcess::spawn(
             "xrdp",
             command.arg("--nodaemon").arg("--config").arg(&ini_path),

@@ -27,7 +27,20 @@ pub struct ManArgs {}
 pub fn run_completions(args: &CompletionsArgs) -> Result<Outcome> {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), BIN, &mut out);
+    if args.shell == Shell::Bash {
+        out = bash_state_names_agree(&out).into_bytes();
+    }
     write_all(&out)
+}
+
+/// clap_complete's bash script names the state for `rdp-doctor explain`
+/// `rdp__doctor__subcmd__explain` where it walks the words typed, but
+/// `rdp__subcmd__doctor__subcmd__explain` where it offers that subcommand's
+/// options (clap-rs/clap#6421, for every program with a hyphen in its name), so
+/// nothing after a subcommand would complete. Spells the second like the first.
+fn bash_state_names_agree(script: &[u8]) -> String {
+    String::from_utf8_lossy(script)
+        .replace(&BIN.replace('-', "__subcmd__"), &BIN.replace('-', "__"))
 }
 
 /// Prints the manual page (roff, section 1): the top-level page, then one

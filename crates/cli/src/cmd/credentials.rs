@@ -39,6 +39,13 @@ pub struct CredentialArgs {
     password: Option<String>,
 }
 
+impl CredentialArgs {
+    /// The account named with --user, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+}
+
 /// The first line of a password file, without its line ending.
 fn read_password_file(path: &Path) -> Result<Zeroizing<String>> {
     let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use rdp_doctor_diagnose::{self as engine, ClientFacts, HostFacts, Inputs, ProbeFacts, ReportedCode};
 use rdp_doctor_model::command::Target;
-use rdp_doctor_model::{Evidence, PhaseName};
+use rdp_doctor_model::{Evidence, PhaseName, RegistryOrigin};
 
 use crate::style::Style;
 use crate::{render, Outcome, UsageError};
@@ -56,9 +56,37 @@ pub struct Args {
     #[arg(long, value_name = "DIR", requires = "system")]
     windows: Option<PathBuf>,
 
+    /// The host's SECURITY hive (with --system): the Remote Desktop and network logon rights.
+    #[arg(long, value_name = "HIVE", requires = "system")]
+    security: Option<PathBuf>,
+
+    /// The host's SAM hive (with --system): Remote Desktop Users, Administrators, --user's account.
+    #[arg(long, value_name = "HIVE", requires = "system")]
+    sam: Option<PathBuf>,
+
     /// On Windows: add this host's live registry and services.
     #[arg(long)]
     live: bool,
+
+    /// Output format: human text, JSON (schema rdp-doctor.diagnose/v2) or SARIF 2.1.0 (the findings).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// Also write a self-contained HTML report (verdict, causes, phase waterfall) to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+
+    /// Replace an existing --html file (a symlink is replaced, never followed).
+    #[arg(long, requires = "html")]
+    force: bool,
+}
+
+/// How `diagnose` prints its answer.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
 }
 
 /// `diagnose`: gather, decide, render.
@@ -74,14 +102,31 @@ pub fn run(args: &Args) -> Result<Outcome> {
         )
         .into());
     }
-    let probe_report = match &args.target {
-        Some(t) => Some(super::probe::run_probe(t, &args.probe)?),
-        None => None,
+    let step = super::probe::step_timeout(&args.probe)?;
+    let probed = match &args.target {
+        Some(t) if !args.probe.gateway => Some(rdp_doctor_probe::diagnose::diagnose(
+            super::probe::run_probe(t, &args.probe)?,
+        )),
+        _ => None,
     };
+    let udp = match (&probed, args.probe.udp) {
+        (Some(p), true) => super::transport::udp_check(&p.probe, args.probe.udp_port, step)?,
+        _ => None,
+    };
+    let gateway = match (&args.target, args.probe.gateway) {
+        (Some(t), true) => Some(super::transport::gateway_probe_facts(t, step)?),
+        _ => None,
+    };
+    let probe_report = probed.as_ref().map(|p| &p.probe);
     let (host, target) = host_facts(args)?;
     let inputs = Inputs {
-        target: probe_report.as_ref().map(|r| r.target_label()),
-        probe: probe_report.as_ref().map(probe_facts),
+        target: probe_report.map(|r| r.authority()),
+        probe: gateway.or_else(|| {
+            let facts = probed
+                .as_ref()
+                .map(|p| probe_facts(&p.probe, p.findings.clone()));
+            facts.map(|f| super::transport::with_udp(f, udp.as_ref()))
+        }),
         codes: codes(&args.code)?,
         host,
         logs: logs(&args.evtx)?,
@@ -90,14 +135,23 @@ pub fn run(args: &Args) -> Result<Outcome> {
     let d = engine::diagnose(&inputs);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if args.probe.json {
-        let doc = Document { diagnosis: &d, probe: probe_report.as_ref() };
+    if let Some(path) = &args.html {
+        let page = rdp_doctor::html::diagnosis_page(&d, probe_report);
+        super::host::write_output(path, page.as_bytes(), args.force)?;
+    }
+    let format = if args.probe.json { Format::Json } else { args.format };
+    if format == Format::Json {
+        let doc = Document { diagnosis: &d, probe: probe_report };
         serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else if format == Format::Sarif {
+        let sarif = rdp_doctor::sarif::to_sarif("rdp-doctor diagnose", &d.findings, None);
+        serde_json::to_writer_pretty(&mut out, &sarif)?;
         writeln!(out)?;
     } else {
         let st = Style::for_stdout();
         render::diagnosis_head(&mut out, &d, st, &target)?;
-        if let Some(r) = &probe_report {
+        if let Some(r) = probe_report {
             writeln!(out)?;
             super::probe::render_phases(&mut out, r, st)?;
         }
@@ -118,7 +172,7 @@ struct Document<'a> {
     probe: Option<&'a rdp_doctor_probe::ProbeReport>,
 }
 
-fn probe_facts(r: &rdp_doctor_probe::ProbeReport) -> ProbeFacts {
+fn probe_facts(r: &rdp_doctor_probe::ProbeReport, findings: Vec<rdp_doctor_model::Finding>) -> ProbeFacts {
     use rdp_doctor_probe::Status;
     let completed: Vec<PhaseName> = r
         .phases
@@ -130,10 +184,20 @@ fn probe_facts(r: &rdp_doctor_probe::ProbeReport) -> ProbeFacts {
     ProbeFacts {
         completed,
         failed,
-        findings: rdp_doctor_probe::diagnose::findings(r),
-        repeated: r.path.as_ref().and_then(|p| p.repeat.as_ref()).map(|rep| rep.asked),
-        with_credentials: r.connect.is_some(),
+        findings,
+        repeated: r.path.repeat.as_ref().map(|rep| rep.requested as usize),
+        with_credentials: r.connection.is_some(),
+        nla_required: nla_required(r),
     }
+}
+
+/// The support matrix ran and only CredSSP (NLA) was accepted.
+fn nla_required(r: &rdp_doctor_probe::ProbeReport) -> bool {
+    use rdp_doctor_probe::wire::x224::Protocol;
+    let supported = r.supported();
+    !r.protocols.is_empty()
+        && supported.iter().any(|p| matches!(p, Protocol::Hybrid | Protocol::HybridEx))
+        && !supported.iter().any(|p| matches!(p, Protocol::Rdp | Protocol::Tls))
 }
 
 fn codes(code: &[String]) -> Result<Vec<ReportedCode>> {
@@ -169,7 +233,7 @@ fn rdp_file(path: Option<&std::path::Path>) -> Result<Option<ClientFacts>> {
     let Some(path) = path else { return Ok(None) };
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file = rdp_doctor_rdpfile::parse(&bytes);
-    let report = rdp_doctor_rdpfile::lint(&file);
+    let report = rdp_doctor_rdpfile::lint_named(&file, Some(&path.display().to_string()));
     let settings = rdp_doctor_rdpfile::settings(&file);
     // The rule needs the setting turned off, and the line that does it.
     let off = |s: &Option<rdp_doctor_rdpfile::Setting<bool>>, name: &str| {
@@ -188,24 +252,58 @@ fn rdp_file(path: Option<&std::path::Path>) -> Result<Option<ClientFacts>> {
 
 fn host_facts(args: &Args) -> Result<(Option<HostFacts>, Target)> {
     if args.live {
-        let report = super::host::live_report()?;
-        return Ok((Some(host_facts_of(report, true)), Target::Live));
+        let report = live_report()?;
+        return Ok((Some(host_facts_of(report, RegistryOrigin::Live)), Target::Live));
     }
     let Some(system) = &args.system else { return Ok((None, Target::Live)) };
-    let report = rdp_doctor_host::check_offline(system, args.software.as_deref(), args.windows.as_deref())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let offline_err = |e| match e {
+        rdp_doctor_host::OfflineError::Usage(m) => anyhow::Error::from(UsageError(m)),
+        e => anyhow::anyhow!("{e}"),
+    };
+    let mut report =
+        rdp_doctor_host::check_offline(system, args.software.as_deref(), args.windows.as_deref())
+            .map_err(offline_err)?;
+    let accounts = rdp_doctor_host::accounts::AccountFiles {
+        security: args.security.clone(),
+        sam: args.sam.clone(),
+        // The account of --user (also the one a credentialed probe logs on as).
+        user: args.probe.credentials.user().map(str::to_string),
+    };
+    let now = u64::try_from(rdp_doctor_host::cert::now()).unwrap_or(0);
+    report.extend(
+        rdp_doctor_host::accounts::check_files(&accounts, now).map_err(offline_err)?,
+        "these hives",
+    );
     let target = Target::Offline {
         system: system.display().to_string(),
         software: args.software.as_ref().map(|p| p.display().to_string()),
     };
-    Ok((Some(host_facts_of(report, false)), target))
+    let origin = RegistryOrigin::Hive { file: system.display().to_string() };
+    Ok((Some(host_facts_of(report, origin)), target))
 }
 
-fn host_facts_of(report: rdp_doctor_host::Report, live: bool) -> HostFacts {
+#[cfg(windows)]
+fn live_report() -> Result<rdp_doctor_host::Report> {
+    super::host::live_report()
+}
+
+#[cfg(not(windows))]
+fn live_report() -> Result<rdp_doctor_host::Report> {
+    Err(UsageError(
+        "--live reads this machine's registry and services, on Windows only; on a rescue machine give --system HIVE".into(),
+    )
+    .into())
+}
+
+fn host_facts_of(report: rdp_doctor_host::Report, origin: RegistryOrigin) -> HostFacts {
+    let live = origin == RegistryOrigin::Live;
     let passed = report
         .passed
         .iter()
-        .map(|p| (p.id, Evidence::Registry { path: p.path.clone(), value: p.value.clone(), origin: p.origin.clone() }))
+        .map(|p| {
+            let ev = Evidence::Registry { path: p.path.clone(), value: p.value.clone(), origin: origin.clone() };
+            (p.id, ev)
+        })
         .collect();
     HostFacts { findings: report.findings, passed, live }
 }

@@ -11,7 +11,7 @@ use rdp_doctor_host::fix::{self, HeldReason, Options, Plan};
 use rdp_doctor_host::offline::{self, OfflineError};
 use rdp_doctor_host::{render, Action as RegAction, Report, Root};
 use rdp_doctor_model::command::{self, Target};
-use rdp_doctor_model::{FindingId, Severity, Source};
+use rdp_doctor_model::{FindingId, Source};
 use serde::Serialize;
 
 use crate::style::Style;
@@ -24,10 +24,10 @@ pub struct Args {
     action: Action,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 struct Hives {
     /// The SYSTEM hive (Windows\System32\config\SYSTEM).
-    #[arg(long, required_unless_present = "live")]
+    #[arg(long, required_unless_present_any = ["live", "collected"])]
     system: Option<PathBuf>,
     /// The SOFTWARE hive (Group Policy copies, certificate store, MachineGuid).
     #[arg(long)]
@@ -35,9 +35,45 @@ struct Hives {
     /// The mounted Windows volume's root (to check the RDP key files in MachineKeys).
     #[arg(long)]
     windows: Option<PathBuf>,
+    /// The SECURITY hive: who holds the Remote Desktop and network logon rights, and deny rights left behind.
+    #[arg(long)]
+    security: Option<PathBuf>,
+    /// The SAM hive: the members of Remote Desktop Users and Administrators, and --user's account.
+    #[arg(long)]
+    sam: Option<PathBuf>,
+    /// The account to check (with --sam, or --live): its groups and rights, disabled, locked out or expired.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
     /// The live registry and services of this Windows host instead of hives (fix --apply writes it).
-    #[arg(long, conflicts_with_all = ["system", "software", "windows"])]
+    #[arg(long, conflicts_with_all = ["system", "software", "windows", "security", "sam"])]
     live: bool,
+    /// A folder `host collect` wrote on the host: its hives (SYSTEM, SOFTWARE, SAM, SECURITY), e.g. --collected evidence.
+    #[arg(long, conflicts_with_all = ["system", "software", "security", "sam", "live"])]
+    collected: Option<PathBuf>,
+}
+
+/// The hives of a `host collect` folder, as if given with --system, --software, --security and --sam.
+fn with_collected(h: &Hives) -> Result<Hives> {
+    let Some(dir) = &h.collected else {
+        return Ok(h.clone());
+    };
+    let p = rdp_doctor_client::collected::paths(dir)
+        .map_err(|e| UsageError(format!("--collected {e}")))?;
+    if p.system.is_none() {
+        return Err(UsageError(format!(
+            "--collected {}: it has no hives/SYSTEM",
+            dir.display()
+        ))
+        .into());
+    }
+    Ok(Hives {
+        system: p.system,
+        software: p.software,
+        security: p.security,
+        sam: p.sam,
+        collected: None,
+        ..h.clone()
+    })
 }
 
 impl Hives {
@@ -55,6 +91,22 @@ impl Hives {
             self.windows.as_deref(),
         )
         .map_err(offline_err)
+    }
+
+    /// The account checks of --security, --sam and --user, added to `report`.
+    fn add_accounts(&self, report: &mut Report) -> Result<()> {
+        if self.user.is_some() && self.sam.is_none() {
+            return Err(UsageError("--user needs --sam HIVE (or --live on the Windows host)".into()).into());
+        }
+        let files = rdp_doctor_host::accounts::AccountFiles {
+            security: self.security.clone(),
+            sam: self.sam.clone(),
+            user: self.user.clone(),
+        };
+        let now = u64::try_from(rdp_doctor_host::cert::now()).unwrap_or(0);
+        let outcomes = rdp_doctor_host::accounts::check_files(&files, now).map_err(offline_err)?;
+        report.extend(outcomes, "these hives");
+        Ok(())
     }
 
     /// Where the fixes' commands run: these hive files.
@@ -137,11 +189,25 @@ enum Action {
         #[arg(long)]
         json: bool,
     },
+    /// On the Windows host: export its hives, RDP event logs and Remote Desktop certificates into one folder with a manifest.
+    #[command(after_help = "\
+Examples:
+  rdp-doctor host collect -o evidence
+  rdp-doctor host collect -o evidence --accounts
+  rdp-doctor host check --collected evidence      anywhere, later")]
+    Collect {
+        /// The folder to write (new or empty), e.g. -o evidence.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Also export SAM and SECURITY (they hold password hashes and LSA secrets), e.g. --accounts.
+        #[arg(long)]
+        accounts: bool,
+    },
 }
 
 pub fn run(args: &Args) -> Result<Outcome> {
     match &args.action {
-        Action::Check { hives, json } => run_check(hives, *json),
+        Action::Check { hives, json } => run_check(&with_collected(hives)?, *json),
         Action::Fix {
             hives,
             only,
@@ -159,13 +225,15 @@ pub fn run(args: &Args) -> Result<Outcome> {
                 allow_downgrade: *allow_downgrade,
             };
             let output = output.as_deref().map(|p| (p, *force));
-            run_fix(hives, &opts, format, output, *apply, backup_dir.as_deref())
+            let hives = with_collected(hives)?;
+            run_fix(&hives, &opts, format, output, *apply, backup_dir.as_deref())
         }
         Action::Undo {
             backup_dir,
             force,
             json,
         } => run_undo(backup_dir, *force, *json),
+        Action::Collect { output, accounts } => super::client::run_collect(output, *accounts),
     }
 }
 
@@ -181,7 +249,7 @@ fn parse_only(only: &[String]) -> Result<Vec<FindingId>> {
                 .filter(|id| id.source() == Source::Host)
                 .ok_or_else(|| {
                     UsageError(format!(
-                        "--only {code:?}: not a host check ID (HOST000 to HOST021, see rdp-doctor host check)"
+                        "--only {code:?}: not a host check ID (a HOST ID that rdp-doctor host check shows)"
                     ))
                     .into()
                 })
@@ -191,13 +259,14 @@ fn parse_only(only: &[String]) -> Result<Vec<FindingId>> {
 
 fn run_check(h: &Hives, json: bool) -> Result<Outcome> {
     if h.live {
-        return live::check(json);
+        return live::check(json, h.user.as_deref());
     }
     // A dirty hive whose .LOG1/.LOG2 lie beside it is read with the logs replayed,
     // in memory: the files are not changed by a check.
-    let (system, software) = h.open()?;
-    let report = offline::check_opened(&system, software.as_ref(), h.windows.as_deref())
-        .map_err(host_err)?;
+    let mut report =
+        rdp_doctor_host::check_offline(h.system()?, h.software.as_deref(), h.windows.as_deref())
+            .map_err(offline_err)?;
+    h.add_accounts(&mut report)?;
     print_check(&report, json, &h.target())
 }
 
@@ -276,28 +345,7 @@ fn print_report(out: &mut impl Write, report: &Report, target: &Target) -> Resul
             ""
         }
     )?;
-    for f in &report.findings {
-        let mark = match f.severity {
-            Severity::Error => st.bold("FAIL"),
-            Severity::Warning => st.bold("warn"),
-            Severity::Info => st.dim("info"),
-        };
-        writeln!(out, "  {mark} [{}] {}", f.id, f.title)?;
-        for e in &f.evidence {
-            writeln!(out, "         {}", e.line())?;
-        }
-        if !f.severity.is_problem() {
-            continue;
-        }
-        for r in &f.remedies {
-            writeln!(out, "         fix: {}", r.title)?;
-            for a in &r.actions {
-                for line in command::lines(a, f.id, target) {
-                    writeln!(out, "           {line}")?;
-                }
-            }
-        }
-    }
+    crate::render::findings(out, &report.findings, st, target)?;
     for p in &report.passed {
         writeln!(out, "  ok   [{}] {}", p.id, p.message)?;
         writeln!(out, "         {} = {}", p.path, p.value)?;
@@ -305,7 +353,7 @@ fn print_report(out: &mut impl Write, report: &Report, target: &Target) -> Resul
     Ok(())
 }
 
-/// The JSON document of `host fix` (schema rdp-doctor.host-fix/v1).
+/// The JSON document of `host fix` (schema rdp-doctor.host-fix/v2).
 #[derive(Serialize)]
 struct FixDoc<'a> {
     schema: &'static str,
@@ -358,8 +406,9 @@ fn run_fix(
         return live::fix(opts, format, output, apply_it, backup_dir);
     }
     let (system, software) = h.open()?;
-    let report =
+    let mut report =
         apply::check_inputs(&system, software.as_ref(), h.windows.as_deref()).map_err(host_err)?;
+    h.add_accounts(&mut report)?;
     let plan = fix::plan(&report, opts);
     let inputs: Vec<&Input> = std::iter::once(&system).chain(software.as_ref()).collect();
 

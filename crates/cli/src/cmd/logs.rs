@@ -34,6 +34,10 @@ pub struct Args {
     /// Print JSON (schema rdp-doctor.logs/v2).
     #[arg(long)]
     json: bool,
+
+    /// Also write the report as one self-contained HTML page (findings, a timeline per client).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 /// Parses --since.
@@ -88,6 +92,10 @@ pub fn run(args: &Args) -> Result<Outcome> {
             report.skipped.len()
         ))
         .into());
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, rdp_doctor::html::logs_page(&report))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

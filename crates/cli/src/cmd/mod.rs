@@ -1,5 +1,8 @@
+pub mod check;
+pub mod client;
 pub mod completions;
 pub mod credentials;
+pub mod diagnose;
 pub mod explain;
 pub mod host;
 pub mod logs;
@@ -7,3 +10,4 @@ pub mod probe;
 pub mod rdpfile;
 pub mod scan;
 pub mod serve;
+pub mod transport;

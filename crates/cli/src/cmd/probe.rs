@@ -1,21 +1,28 @@
-//! `rdp-doctor probe` and `rdp-doctor diagnose`: the handshake, phase by phase.
+//! `rdp-doctor probe`: the handshake, phase by phase; its flags and phase
+//! rendering are shared with `diagnose`.
 
 use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
-use rdp_doctor_probe::diagnose::{diagnose, Diagnosis, Severity};
 use rdp_doctor_probe::{NegotiationOutcome, ProbeOptions, ProbeReport, Status};
 
 use crate::style::Style;
 use crate::{Outcome, UsageError};
 
-/// Options shared by `probe` and `diagnose`.
+/// `probe`'s arguments.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// HOST, HOST:PORT or [IPv6]:PORT.
     target: String,
 
+    #[command(flatten)]
+    flags: ProbeFlags,
+}
+
+/// Probe options shared by `probe` and `diagnose`.
+#[derive(clap::Args, Debug)]
+pub struct ProbeFlags {
     /// Port when TARGET names none.
     #[arg(long, default_value_t = 3389)]
     port: u16,
@@ -44,15 +51,29 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(0..=rdp_doctor_probe::path::MAX_REPEAT as i64))]
     repeat: u32,
 
-    /// Print JSON (schema rdp-doctor.probe/v1 or rdp-doctor.diagnose/v1, see docs/json.md).
+    /// Print JSON (schema rdp-doctor.probe/v2 or rdp-doctor.diagnose/v2, see docs/json.md).
     #[arg(long)]
-    json: bool,
+    pub json: bool,
+
+    /// Also try RDP over UDP: an RDP-UDP SYN to the UDP port (--udp-port, default the TCP
+    /// port), retransmitted within --step-timeout.
+    #[arg(long)]
+    pub udp: bool,
+
+    /// The UDP port for --udp (default: the TCP port).
+    #[arg(long, value_name = "PORT", requires = "udp")]
+    pub udp_port: Option<u16>,
+
+    /// TARGET is an RD Gateway (default port 443): its certificate, the answer of its HTTP
+    /// transport, the authentication schemes it offers, its E_PROXY_* refusals.
+    #[arg(long, conflicts_with = "udp")]
+    pub gateway: bool,
 
     #[command(flatten)]
-    credentials: super::credentials::CredentialArgs,
+    pub credentials: super::credentials::CredentialArgs,
 }
 
-fn options(args: &Args) -> Result<ProbeOptions> {
+fn options(args: &ProbeFlags) -> Result<ProbeOptions> {
     let secs = |v: f64, what: &str| -> Result<Duration> {
         if v.is_finite() && v > 0.0 && v <= 600.0 {
             Ok(Duration::from_secs_f64(v))
@@ -72,7 +93,13 @@ fn options(args: &Args) -> Result<ProbeOptions> {
     })
 }
 
-fn run_probe(args: &Args) -> Result<ProbeReport> {
+/// The deadline of one step (--step-timeout).
+pub fn step_timeout(args: &ProbeFlags) -> Result<Duration> {
+    Ok(options(args)?.io_timeout)
+}
+
+/// Runs the probe of `target` with these flags (credentials from env, file or prompt).
+pub fn run_probe(target: &str, args: &ProbeFlags) -> Result<ProbeReport> {
     let opts = options(args)?;
     let credentials = super::credentials::credentials(&args.credentials)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -81,11 +108,9 @@ fn run_probe(args: &Args) -> Result<ProbeReport> {
         .build()?;
     let report = match &credentials {
         Some(c) => runtime.block_on(rdp_doctor_probe::probe_with_credentials(
-            &args.target,
-            &opts,
-            c,
+            target, &opts, c,
         )),
-        None => runtime.block_on(rdp_doctor_probe::probe(&args.target, &opts)),
+        None => runtime.block_on(rdp_doctor_probe::probe(target, &opts)),
     };
     report.map_err(|e| UsageError(e.to_string()).into())
 }
@@ -99,7 +124,7 @@ fn mark(st: Style, s: Status) -> String {
     }
 }
 
-fn render_phases(out: &mut impl Write, r: &ProbeReport, st: Style) -> std::io::Result<()> {
+pub fn render_phases(out: &mut impl Write, r: &ProbeReport, st: Style) -> std::io::Result<()> {
     for p in &r.phases {
         writeln!(
             out,
@@ -184,11 +209,32 @@ fn render_path(out: &mut impl Write, r: &ProbeReport, st: Style) -> std::io::Res
 
 /// `probe`: the raw layered report.
 pub fn run(args: &Args) -> Result<Outcome> {
-    let report = run_probe(args)?;
+    let step = step_timeout(&args.flags)?;
+    if args.flags.gateway {
+        return super::transport::run_gateway(&args.target, step, args.flags.json);
+    }
+    let report = run_probe(&args.target, &args.flags)?;
+    let udp = match args.flags.udp {
+        true => super::transport::udp_check(&report, args.flags.udp_port, step)?,
+        false => None,
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
+    if args.flags.json {
+        #[derive(serde::Serialize)]
+        struct WithUdp<'a> {
+            #[serde(flatten)]
+            report: &'a ProbeReport,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            udp: Option<&'a rdp_doctor_probe::udp::UdpOutcome>,
+        }
+        serde_json::to_writer_pretty(
+            &mut out,
+            &WithUdp {
+                report: &report,
+                udp: udp.as_ref(),
+            },
+        )?;
         writeln!(out)?;
     } else {
         let st = Style::for_stdout();
@@ -250,213 +296,15 @@ pub fn run(args: &Args) -> Result<Outcome> {
                 c.sha1_thumbprint
             )?;
         }
+        let udp_findings = super::transport::udp_findings(udp.as_ref());
+        if !udp_findings.is_empty() {
+            writeln!(out, "\n{}", st.heading("RDP over UDP"))?;
+            crate::render::findings(&mut out, &udp_findings, st, &Default::default())?;
+        }
     }
     Ok(if report.first_failure().is_some() {
         Outcome::ProblemFound
     } else {
         Outcome::Healthy
     })
-}
-
-fn render_diagnosis(out: &mut impl Write, d: &Diagnosis, st: Style) -> std::io::Result<()> {
-    writeln!(out, "{}", st.bold(&d.verdict))?;
-    writeln!(out)?;
-    render_phases(out, &d.probe, st)?;
-    if d.findings.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\n{}", st.heading("Findings, most important first"))?;
-    for (i, f) in d.findings.iter().enumerate() {
-        let sev = f.severity.label();
-        writeln!(out, "  {}. [{}] {} {}", i + 1, f.id, st.bold(sev), f.title)?;
-        for e in &f.evidence {
-            writeln!(out, "       evidence: {}", e.line())?;
-        }
-        if f.severity != Severity::Info {
-            for r in &f.remedies {
-                writeln!(out, "       fix:      {}", r.title)?;
-                for a in &r.actions {
-                    writeln!(out, "                 {}", a.path())?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `diagnose`: the probe, plus every other evidence source given.
-#[derive(clap::Args, Debug)]
-pub struct DiagnoseArgs {
-    #[command(flatten)]
-    probe: Args,
-
-    /// The .rdp file the client uses: linted as `rdpfile lint` does.
-    #[arg(long, value_name = "FILE")]
-    rdp_file: Option<std::path::PathBuf>,
-
-    /// Exported event logs (.evtx files or a Logs folder) of the host or the client.
-    #[arg(long, value_name = "PATH", num_args = 1..)]
-    evtx: Vec<std::path::PathBuf>,
-
-    /// The host's SYSTEM hive (from a rescued disk): checked as `host check` does.
-    #[arg(long, value_name = "HIVE")]
-    system: Option<std::path::PathBuf>,
-
-    /// The host's SOFTWARE hive (with --system).
-    #[arg(long, value_name = "HIVE", requires = "system")]
-    software: Option<std::path::PathBuf>,
-}
-
-/// Everything `diagnose` read, in one JSON document (schema rdp-doctor.diagnose/v1).
-#[derive(serde::Serialize)]
-struct Combined<'a> {
-    #[serde(flatten)]
-    network: &'a Diagnosis,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rdp_file: Option<rdp_doctor_rdpfile::Report>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    logs: Option<rdp_doctor_events::LogReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    host: Option<rdp_doctor_host::Report>,
-    /// Problems (errors and warnings) found outside the network probe.
-    other_problems: usize,
-}
-
-/// `diagnose`: the verdict, evidence and numbered fixes.
-pub fn run_diagnose(args: &DiagnoseArgs) -> Result<Outcome> {
-    use anyhow::Context;
-    let d = diagnose(run_probe(&args.probe)?);
-    let rdp_file = match &args.rdp_file {
-        Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-            Some(rdp_doctor_rdpfile::lint(&rdp_doctor_rdpfile::parse(&bytes)))
-        }
-        None => None,
-    };
-    let logs = if args.evtx.is_empty() {
-        None
-    } else {
-        Some(
-            rdp_doctor_events::read_paths(
-                &args.evtx,
-                &rdp_doctor_events::Options::default(),
-                |_, _, _| {},
-            )?
-            .keep_latest(30),
-        )
-    };
-    let host = match &args.system {
-        Some(sys_path) => Some(
-            rdp_doctor_host::check_offline(sys_path, args.software.as_deref(), None).map_err(
-                |e| match e {
-                    rdp_doctor_host::OfflineError::Usage(m) => crate::UsageError(m).into(),
-                    e => anyhow::anyhow!("{e}"),
-                },
-            )?,
-        ),
-        None => None,
-    };
-    let problems_in = |sev: Severity| sev != Severity::Info;
-    let other_problems = rdp_file.as_ref().map_or(0, |r| {
-        r.findings
-            .iter()
-            .filter(|f| problems_in(f.severity))
-            .count()
-    }) + logs.as_ref().map_or(0, |r| {
-        r.findings
-            .iter()
-            .filter(|f| problems_in(f.severity))
-            .count()
-    }) + host.as_ref().map_or(0, |r| r.failures() + r.warnings());
-    let combined = Combined {
-        network: &d,
-        rdp_file,
-        logs,
-        host,
-        other_problems,
-    };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if args.probe.json {
-        serde_json::to_writer_pretty(&mut out, &combined)?;
-        writeln!(out)?;
-    } else {
-        let st = Style::for_stdout();
-        render_diagnosis(&mut out, &d, st)?;
-        render_other(&mut out, &combined, st)?;
-    }
-    let errors_elsewhere = combined.rdp_file.as_ref().is_some_and(|r| r.errors() > 0)
-        || combined
-            .logs
-            .as_ref()
-            .is_some_and(|r| r.findings.iter().any(|f| f.severity == Severity::Error))
-        || combined.host.as_ref().is_some_and(|r| r.failures() > 0);
-    Ok(if d.healthy && !errors_elsewhere {
-        Outcome::Healthy
-    } else {
-        Outcome::ProblemFound
-    })
-}
-
-fn render_other(out: &mut impl Write, c: &Combined, st: Style) -> std::io::Result<()> {
-    if let Some(r) = &c.rdp_file {
-        writeln!(
-            out,
-            "\n{} ({} error(s), {} warning(s))",
-            st.heading("The .rdp file"),
-            r.errors(),
-            r.warnings()
-        )?;
-        for f in r.findings.iter().filter(|f| f.severity != Severity::Info) {
-            let line = rdp_doctor_rdpfile::line_of(f)
-                .map(|l| format!("line {l}"))
-                .unwrap_or_else(|| "file".into());
-            writeln!(
-                out,
-                "  [{}] {} {line}: {}",
-                f.id,
-                f.severity.label(),
-                f.title
-            )?;
-        }
-        if r.errors() > 0 {
-            writeln!(out, "  fix: rdp-doctor rdpfile clean FILE -o clean.rdp")?;
-        }
-    }
-    if let Some(r) = &c.logs {
-        writeln!(
-            out,
-            "\n{} ({} RDP events in {} file(s))",
-            st.heading("Event logs"),
-            r.rdp_events,
-            r.files.len()
-        )?;
-        for f in &r.findings {
-            writeln!(out, "  [{}] {} {}", f.id, f.severity.label(), f.title)?;
-            if f.severity != Severity::Info {
-                for fix in &f.remedies {
-                    writeln!(out, "       fix: {}", fix.title)?;
-                }
-            }
-        }
-    }
-    if let Some(r) = &c.host {
-        writeln!(
-            out,
-            "\n{} ({} failing, {} warning(s))",
-            st.heading("The host's configuration (hives)"),
-            r.failures(),
-            r.warnings()
-        )?;
-        for f in r.findings.iter().filter(|f| f.severity.is_problem()) {
-            writeln!(out, "  [{}] {}", f.id, f.title)?;
-            for e in &f.evidence {
-                writeln!(out, "       {}", e.line())?;
-            }
-            if let Some(fix) = f.remedies.first() {
-                writeln!(out, "       fix: {}", fix.title)?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -112,7 +112,8 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
-    if path.exists() && !force {
+    // A symbolic link (even a dangling one) counts: it is replaced, never followed.
+    if std::fs::symlink_metadata(path).is_ok() && !force {
         return Err(UsageError(format!(
             "{} exists; add --force to overwrite it",
             path.display()

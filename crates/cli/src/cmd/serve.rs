@@ -299,6 +299,9 @@ impl Prober for RdpProber {
                 };
             };
             let (mut success, mut samples) = report_samples(&report);
+            if module.udp {
+                samples.extend(super::transport::udp_samples(&report, module.timeout()).await);
+            }
             if module.handshakes > 1 {
                 // Repeated handshakes (mstsc's request + TLS, no matrix) for loss and jitter.
                 let quick = module_options(module, false);

@@ -97,7 +97,9 @@ fn cause(c: &RankedCause, top: bool) -> String {
     }
     for a in &c.against {
         let why = match a.reason {
-            AgainstReason::PhaseCompleted { phase } => format!("against: {} completed", phase.label()),
+            AgainstReason::PhaseCompleted { phase } => {
+                format!("against: {} completed", phase.label())
+            }
             AgainstReason::CheckPassed { check } => format!("against: check {check} passed"),
         };
         let _ = write!(s, r#"<li class="against">{}</li>"#, esc(&why));
@@ -254,13 +256,14 @@ pub fn repeats(p: &ProbeReport) -> String {
         answer = esc(&spread(r.answer_ms)),
         retrans = r.retransmits,
     );
-    s.push_str(&svg::repeat_plot(
-        &points,
-        r.handshake_ms.map(|m| m.median),
-    ));
+    s.push_str(&svg::repeat_plot(&points, r.handshake_ms.map(|m| m.median)));
     s.push_str(r#"<p class="legend"><span><i class="ok" style="background:var(--accent)"></i>handshake time</span><span><i class="fail"></i>failed (cross on top)</span><span>dashed: median</span></p>"#);
     if r.not_run > 0 {
-        let _ = write!(s, "<p class=\"sub\">{} asked for but not run (time budget).</p>", r.not_run);
+        let _ = write!(
+            s,
+            "<p class=\"sub\">{} asked for but not run (time budget).</p>",
+            r.not_run
+        );
     }
     s.push_str("</section>");
     s
@@ -274,7 +277,10 @@ pub fn probe_facts(p: &ProbeReport) -> String {
         rows.push(("connected to", a.to_string()));
     }
     if let Some(n) = &p.negotiated {
-        rows.push(("mstsc's request", rdp_doctor_probe::text::negotiation(&n.outcome)));
+        rows.push((
+            "mstsc's request",
+            rdp_doctor_probe::text::negotiation(&n.outcome),
+        ));
         if let NegotiationOutcome::Selected { selected_name, .. } = &n.outcome {
             rows.push(("protocol", selected_name.clone()));
         }
@@ -285,7 +291,14 @@ pub fn probe_facts(p: &ProbeReport) -> String {
         }
         if let Some(c) = t.chain.first() {
             rows.push(("certificate", c.subject.clone()));
-            rows.push(("issuer", format!("{}{}", c.issuer, if c.self_signed { " (self-signed)" } else { "" })));
+            rows.push((
+                "issuer",
+                format!(
+                    "{}{}",
+                    c.issuer,
+                    if c.self_signed { " (self-signed)" } else { "" }
+                ),
+            ));
             rows.push(("valid", format!("{} .. {}", c.not_before, c.not_after)));
             rows.push(("SHA1 thumbprint", c.sha1_thumbprint.clone()));
         }
@@ -294,25 +307,39 @@ pub fn probe_facts(p: &ProbeReport) -> String {
         }
     }
     if let Some(n) = &p.ntlm {
-        let who = [&n.dns_computer, &n.netbios_computer, &n.netbios_domain, &n.os_version]
-            .iter()
-            .filter_map(|v| v.as_deref())
-            .collect::<Vec<_>>()
-            .join(" · ");
+        let who = [
+            &n.dns_computer,
+            &n.netbios_computer,
+            &n.netbios_domain,
+            &n.os_version,
+        ]
+        .iter()
+        .filter_map(|v| v.as_deref())
+        .collect::<Vec<_>>()
+        .join(" · ");
         if !who.is_empty() {
             rows.push(("server identity", who));
         }
     }
     let mut s = String::from(r#"<section id="probe"><h2>What the probe saw</h2><table>"#);
     for (k, v) in rows {
-        let _ = write!(s, r#"<tr><th>{}</th><td class="mono">{}</td></tr>"#, esc(k), esc(&v));
+        let _ = write!(
+            s,
+            r#"<tr><th>{}</th><td class="mono">{}</td></tr>"#,
+            esc(k),
+            esc(&v)
+        );
     }
     s.push_str("</table></section>");
     s
 }
 
 pub fn findings(heading: &str, fs: &[Finding]) -> String {
-    let mut s = format!(r#"<section id="findings"><h2>{} <span class="sub">({})</span></h2>"#, esc(heading), fs.len());
+    let mut s = format!(
+        r#"<section id="findings"><h2>{} <span class="sub">({})</span></h2>"#,
+        esc(heading),
+        fs.len()
+    );
     if fs.is_empty() {
         s.push_str(r#"<p class="empty">Nothing found.</p>"#);
     }
@@ -369,14 +396,22 @@ fn action(a: &Action) -> String {
 /// Every registry value the diagnosis read, from the findings and the checks that passed.
 pub fn registry(d: &Diagnosis) -> String {
     let mut seen: Vec<(&str, &str, &RegistryOrigin)> = Vec::new();
-    let all = d
-        .findings
-        .iter()
-        .flat_map(|f| f.evidence.iter())
-        .chain(d.causes.iter().flat_map(|c| c.against.iter().flat_map(|a| a.evidence.iter())));
+    let all = d.findings.iter().flat_map(|f| f.evidence.iter()).chain(
+        d.causes
+            .iter()
+            .flat_map(|c| c.against.iter().flat_map(|a| a.evidence.iter())),
+    );
     for e in all {
-        if let Evidence::Registry { path, value, origin } = e {
-            if !seen.iter().any(|(p, v, _)| *p == path.as_str() && *v == value.as_str()) {
+        if let Evidence::Registry {
+            path,
+            value,
+            origin,
+        } = e
+        {
+            if !seen
+                .iter()
+                .any(|(p, v, _)| *p == path.as_str() && *v == value.as_str())
+            {
                 seen.push((path, value, origin));
             }
         }
@@ -465,7 +500,12 @@ pub fn timelines(r: &LogReport) -> String {
         }
         s.push_str("</ol>");
         if t.entries.len() < t.events {
-            let _ = write!(s, r#"<p class="sub">the latest {} of {} shown</p>"#, t.entries.len(), t.events);
+            let _ = write!(
+                s,
+                r#"<p class="sub">the latest {} of {} shown</p>"#,
+                t.entries.len(),
+                t.events
+            );
         }
         s.push_str("</div>");
     }

@@ -147,12 +147,10 @@ pub fn waterfall(title: &str, bars: &[Bar]) -> String {
     s
 }
 
+/// A tick label with as many decimals as the step needs (0.02 ms steps: two).
 fn ms_tick(t: f64, step: f64) -> String {
-    if step < 1.0 {
-        format!("{t:.1} ms")
-    } else {
-        format!("{t:.0} ms")
-    }
+    let decimals = (-step.log10().floor()).clamp(0.0, 6.0) as usize;
+    format!("{t:.decimals$} ms")
 }
 
 /// One repeated handshake for the plot.
@@ -251,6 +249,13 @@ pub fn repeat_plot(points: &[Point], median: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tick_labels_show_the_step() {
+        assert_eq!(ms_tick(0.04, 0.02), "0.04 ms");
+        assert_eq!(ms_tick(0.5, 0.1), "0.5 ms");
+        assert_eq!(ms_tick(40.0, 20.0), "40 ms");
+    }
 
     #[test]
     fn ticks_are_round() {

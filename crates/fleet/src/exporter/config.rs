@@ -88,6 +88,9 @@ pub struct Module {
     /// Credentials for a full connection, by reference only.
     #[serde(default)]
     pub credentials: Option<CredentialRef>,
+    /// Also send an RDP-UDP SYN to the same port and report whether UDP transport answers.
+    #[serde(default)]
+    pub udp: bool,
 }
 
 fn default_port() -> u16 {
@@ -210,6 +213,7 @@ hostnames = ["localhost", "*.corp.example"]
 [modules.rdp]
 port = 3389
 timeout_seconds = 5
+udp = true
 [modules.nla]
 port = 3390
 "#;
@@ -221,6 +225,7 @@ port = 3390
         assert_eq!(c.modules["rdp"].timeout(), Duration::from_secs(5));
         assert_eq!(c.modules["nla"].port, 3390);
         assert_eq!(c.modules["nla"].handshakes, 1);
+        assert!(c.modules["rdp"].udp && !c.modules["nla"].udp);
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! (`LiveRegistry`, read and write) and the Service Control Manager
 //! (`services`). Elsewhere both fail with [`crate::live::NOT_WINDOWS`].
 
-
 #[cfg(windows)]
 pub use win::{services, LiveRegistry};
 
@@ -437,7 +436,7 @@ mod win {
         let mut status = SERVICE_STATUS::default();
         // SAFETY: `status` is a live SERVICE_STATUS.
         if unsafe { QueryServiceStatus(h.0, &mut status) } != 0 {
-            s.state = Some(super::state_name(status.dwCurrentState));
+            s.state = Some(crate::live::state_name(status.dwCurrentState));
         } else {
             s.error = Some(win_error("cannot query its status".into(), last_error()).0);
         }
@@ -461,7 +460,7 @@ mod win {
             // SAFETY: the call filled the structure at the start of `buf`.
             let start = unsafe { (*cfg).dwStartType };
             s.start = Some(start);
-            s.start_type = Some(super::start_name(start));
+            s.start_type = Some(crate::live::start_name(start));
         } else {
             s.error = Some(win_error("cannot query its configuration".into(), last_error()).0);
         }
@@ -553,4 +552,3 @@ mod other {
         Err(Error(NOT_WINDOWS.into()))
     }
 }
-

@@ -33,13 +33,7 @@ impl RawRegistry for Memory {
     fn key_exists(&self, root: Root, key: &str) -> Result<bool, Error> {
         Ok(self.keys.contains_key(&(root, key.to_lowercase())))
     }
-    fn set(
-        &mut self,
-        root: Root,
-        key: &str,
-        name: &str,
-        value: &RawValue,
-    ) -> Result<(), Error> {
+    fn set(&mut self, root: Root, key: &str, name: &str, value: &RawValue) -> Result<(), Error> {
         if self.refuse.as_deref() == Some(name) {
             return Err(Error(format!("cannot write {name}: Access is denied")));
         }

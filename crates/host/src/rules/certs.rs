@@ -16,12 +16,47 @@ pub fn pinned(f: &HostFacts) -> Option<Outcome> {
             "The listener is pinned to a certificate it cannot use; without the value, TermService takes the self-signed certificate of the Remote Desktop store and creates a new one when that is missing or expired. Clients that trusted the pinned certificate will see a new one.")
             .action(p.reading.delete())
     };
-    let expired = p.cert.as_ref().and_then(|e| e.cert.as_ref().ok()).filter(|c| c.expired_at(f.now));
+    let expired = p
+        .cert
+        .as_ref()
+        .and_then(|e| e.cert.as_ref().ok())
+        .filter(|c| c.expired_at(f.now));
     Some(match (p.in_store, expired) {
-        (Some(false), _) => Outcome::Found(found(Id::PinnedCertificateMissing, Severity::Error, &p.reading, "the listener is configured for a certificate that is not in the machine's stores").remedy(delete_hash())),
-        (_, Some(c)) => Outcome::Found(found(Id::PinnedCertificateMissing, Severity::Error, &p.reading, format!("the listener is configured for a certificate that expired on {}", c.not_after)).remedy(delete_hash())),
-        (Some(true), None) => passed(Id::PinnedCertificateMissing, &p.reading, format!("the configured certificate {thumb} is in the machine's store")),
-        (None, _) => Outcome::Found(found(Id::PinnedCertificateMissing, Severity::Info, &p.reading, "a specific certificate is configured (give --software to check that it exists)").no_cause()),
+        (Some(false), _) => Outcome::Found(
+            found(
+                Id::PinnedCertificateMissing,
+                Severity::Error,
+                &p.reading,
+                "the listener is configured for a certificate that is not in the machine's stores",
+            )
+            .remedy(delete_hash()),
+        ),
+        (_, Some(c)) => Outcome::Found(
+            found(
+                Id::PinnedCertificateMissing,
+                Severity::Error,
+                &p.reading,
+                format!(
+                    "the listener is configured for a certificate that expired on {}",
+                    c.not_after
+                ),
+            )
+            .remedy(delete_hash()),
+        ),
+        (Some(true), None) => passed(
+            Id::PinnedCertificateMissing,
+            &p.reading,
+            format!("the configured certificate {thumb} is in the machine's store"),
+        ),
+        (None, _) => Outcome::Found(
+            found(
+                Id::PinnedCertificateMissing,
+                Severity::Info,
+                &p.reading,
+                "a specific certificate is configured (give --software to check that it exists)",
+            )
+            .no_cause(),
+        ),
     })
 }
 
@@ -32,20 +67,37 @@ pub fn transport_policy(f: &HostFacts) -> Option<Outcome> {
         Some(0) => "transport policy: UDP and TCP",
         _ => "transport policy set",
     };
-    Some(Outcome::Found(found(Id::TransportPolicy, Severity::Info, r, what)))
+    Some(Outcome::Found(found(
+        Id::TransportPolicy,
+        Severity::Info,
+        r,
+        what,
+    )))
 }
 
 /// HOST016 and, for each certificate, HOST020 and HOST021.
 pub fn store(f: &HostFacts) -> Vec<Outcome> {
-    let Some(certs) = &f.certs else { return Vec::new() };
+    let Some(certs) = &f.certs else {
+        return Vec::new();
+    };
     let thumbs: Vec<&str> = certs.iter().map(|c| c.entry.thumbprint.as_str()).collect();
-    let title = if thumbs.is_empty() { "no certificate in the Remote Desktop store: Windows creates one when TermService starts" } else { "certificate(s) in the Remote Desktop store" };
+    let title = if thumbs.is_empty() {
+        "no certificate in the Remote Desktop store: Windows creates one when TermService starts"
+    } else {
+        "certificate(s) in the Remote Desktop store"
+    };
     let listing = Evidence::Registry {
         path: f.cert_store_path.clone(),
-        value: if thumbs.is_empty() { "none".into() } else { thumbs.join(", ") },
+        value: if thumbs.is_empty() {
+            "none".into()
+        } else {
+            thumbs.join(", ")
+        },
         origin: f.pinned.reading.origin.clone(),
     };
-    let mut out = vec![Outcome::Found(Finding::new(Id::RemoteDesktopCertificates, Severity::Info, title).evidence(listing))];
+    let mut out = vec![Outcome::Found(
+        Finding::new(Id::RemoteDesktopCertificates, Severity::Info, title).evidence(listing),
+    )];
     for c in certs {
         out.extend(certificate(f, c));
     }
@@ -60,21 +112,42 @@ fn delete_cert(thumb: &str) -> Remedy {
 }
 
 fn cert_evidence(f: &HostFacts, path: &str, value: String) -> Evidence {
-    Evidence::Registry { path: path.to_string(), value, origin: f.pinned.reading.origin.clone() }
+    Evidence::Registry {
+        path: path.to_string(),
+        value,
+        origin: f.pinned.reading.origin.clone(),
+    }
 }
 
 /// What is wrong with a readable certificate, if anything.
 fn problem(f: &HostFacts, c: &CertFacts, info: &CertInfo) -> Option<String> {
     let thumb = &c.entry.thumbprint;
-    let pinned_here = f.pinned.thumbprint.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(thumb));
+    let pinned_here = f
+        .pinned
+        .thumbprint
+        .as_deref()
+        .is_some_and(|p| p.eq_ignore_ascii_case(thumb));
     if !info.sha1.eq_ignore_ascii_case(thumb) {
-        Some(format!("the certificate's SHA-1 is {}, not its key name {thumb}: the store entry is damaged", info.sha1))
+        Some(format!(
+            "the certificate's SHA-1 is {}, not its key name {thumb}: the store entry is damaged",
+            info.sha1
+        ))
     } else if info.expired_at(f.now) {
         // An expired certificate the listener is pinned to is HOST013's failure.
-        let then = if pinned_here { " and the listener is pinned to it (HOST013)" } else { ": TermService replaces its expired self-signed certificate when it starts" };
-        Some(format!("the certificate {thumb} expired on {}{then}", info.not_after))
+        let then = if pinned_here {
+            " and the listener is pinned to it (HOST013)"
+        } else {
+            ": TermService replaces its expired self-signed certificate when it starts"
+        };
+        Some(format!(
+            "the certificate {thumb} expired on {}{then}",
+            info.not_after
+        ))
     } else if info.not_yet_valid_at(f.now) {
-        Some(format!("the certificate {thumb} is valid only from {} (is the host's clock wrong?)", info.not_before))
+        Some(format!(
+            "the certificate {thumb} is valid only from {} (is the host's clock wrong?)",
+            info.not_before
+        ))
     } else {
         None
     }
@@ -93,10 +166,25 @@ fn certificate(f: &HostFacts, c: &CertFacts) -> Vec<Outcome> {
         Ok(i) => i,
     };
     let key = info.key.as_ref().map_or("none", |k| k.container.as_str());
-    let value = format!("{}; valid {} to {}; key container {key}", info.subject, info.not_before, info.not_after);
+    let value = format!(
+        "{}; valid {} to {}; key container {key}",
+        info.subject, info.not_before, info.not_after
+    );
     let mut out = vec![match problem(f, c, info) {
-        Some(title) => Outcome::Found(Finding::new(Id::CertificateBlob, Severity::Warning, title).evidence(cert_evidence(f, &e.path, value)).remedy(delete_cert(&e.thumbprint))),
-        None => Outcome::Passed(crate::report::Passed { id: Id::CertificateBlob, path: e.path.clone(), value, message: format!("the certificate {} is valid until {}", e.thumbprint, info.not_after) }),
+        Some(title) => Outcome::Found(
+            Finding::new(Id::CertificateBlob, Severity::Warning, title)
+                .evidence(cert_evidence(f, &e.path, value))
+                .remedy(delete_cert(&e.thumbprint)),
+        ),
+        None => Outcome::Passed(crate::report::Passed {
+            id: Id::CertificateBlob,
+            path: e.path.clone(),
+            value,
+            message: format!(
+                "the certificate {} is valid until {}",
+                e.thumbprint, info.not_after
+            ),
+        }),
     }];
     out.extend(key_file(f, c, info));
     out
@@ -111,8 +199,18 @@ fn key_file(f: &HostFacts, c: &CertFacts, info: &CertInfo) -> Option<Outcome> {
         if !f.volume_given {
             return None;
         }
-        let why = info.key_error.clone().unwrap_or_else(|| "no key provider property".into());
-        return Some(Outcome::Found(Finding::new(Id::CertificateKeyFile, Severity::Warning, format!("the certificate {thumb} does not say where its private key is")).evidence(cert_evidence(f, &c.entry.path, why))));
+        let why = info
+            .key_error
+            .clone()
+            .unwrap_or_else(|| "no key provider property".into());
+        return Some(Outcome::Found(
+            Finding::new(
+                Id::CertificateKeyFile,
+                Severity::Warning,
+                format!("the certificate {thumb} does not say where its private key is"),
+            )
+            .evidence(cert_evidence(f, &c.entry.path, why)),
+        ));
     };
     Some(match state? {
         KeyFileState::Found { path, size } if *size > 0 => Outcome::Passed(crate::report::Passed { id: Id::CertificateKeyFile, path: path.display().to_string(), value: format!("{size} bytes, container {}", k.container), message: format!("the private key of {thumb} is there") }),
@@ -134,12 +232,45 @@ pub fn machine_key(f: &HostFacts) -> Option<Outcome> {
     let workaround = Remedy::new("Use RDP security instead of TLS (SecurityLayer=0, UserAuthentication=0): a security downgrade",
         "Gets you in while the key is broken: no TLS and no NLA, so the server is not authenticated and anyone who reaches the port gets a logon screen. Repair the key, then restore SecurityLayer=2 and UserAuthentication=1.")
         .actions(f.security_layer.set_to(0)).actions(f.nla.set_to(0)).downgrade();
-    let file = |detail: &str| Evidence::File { path: shown.clone(), detail: detail.into() };
+    let file = |detail: &str| Evidence::File {
+        path: shown.clone(),
+        detail: detail.into(),
+    };
     let tls_used = f.security_layer.dword() != Some(0);
     Some(match m.size {
-        Some(n) if n > 0 => Outcome::Passed(crate::report::Passed { id: Id::MachineKeyFile, path: shown.clone(), value: format!("{n} bytes"), message: "the RDP key container (TSSecKeySet1) exists".into() }),
-        Some(_) if tls_used => Outcome::Found(Finding::new(Id::MachineKeyFile, Severity::Error, "the RDP key container is empty: TLS to the listener fails (Schannel 36870)").evidence(file("0 bytes")).remedy(recreate).remedy(workaround)),
-        Some(_) => Outcome::Found(Finding::new(Id::MachineKeyFile, Severity::Warning, "the RDP key container is empty (unused while SecurityLayer is 0)").evidence(file("0 bytes")).remedy(recreate)),
-        None => Outcome::Found(Finding::new(Id::MachineKeyFile, Severity::Warning, "the RDP key container is missing: a certificate that points at it cannot be used").evidence(file("missing")).remedy(recreate)),
+        Some(n) if n > 0 => Outcome::Passed(crate::report::Passed {
+            id: Id::MachineKeyFile,
+            path: shown.clone(),
+            value: format!("{n} bytes"),
+            message: "the RDP key container (TSSecKeySet1) exists".into(),
+        }),
+        Some(_) if tls_used => Outcome::Found(
+            Finding::new(
+                Id::MachineKeyFile,
+                Severity::Error,
+                "the RDP key container is empty: TLS to the listener fails (Schannel 36870)",
+            )
+            .evidence(file("0 bytes"))
+            .remedy(recreate)
+            .remedy(workaround),
+        ),
+        Some(_) => Outcome::Found(
+            Finding::new(
+                Id::MachineKeyFile,
+                Severity::Warning,
+                "the RDP key container is empty (unused while SecurityLayer is 0)",
+            )
+            .evidence(file("0 bytes"))
+            .remedy(recreate),
+        ),
+        None => Outcome::Found(
+            Finding::new(
+                Id::MachineKeyFile,
+                Severity::Warning,
+                "the RDP key container is missing: a certificate that points at it cannot be used",
+            )
+            .evidence(file("missing"))
+            .remedy(recreate),
+        ),
     })
 }

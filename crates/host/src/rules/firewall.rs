@@ -23,7 +23,11 @@ pub fn uncovered_profiles(fw: &FirewallFacts, port: u16) -> (Vec<Profile>, Vec<R
         .iter()
         .filter(|(_, r)| r.dword() == Some(1))
         .map(|(p, _)| *p)
-        .filter(|p| fw.network_profiles.as_ref().is_none_or(|used| used.contains(p)))
+        .filter(|p| {
+            fw.network_profiles
+                .as_ref()
+                .is_none_or(|used| used.contains(p))
+        })
         .filter(|p| !allowing.iter().any(|r| r.covers(*p)))
         .collect();
     (uncovered, allowing)
@@ -47,21 +51,43 @@ fn names(ps: &[Profile]) -> String {
 pub fn firewall(f: &HostFacts) -> Outcome {
     let fw = &f.firewall;
     let port = f.port_number();
-    let on: Vec<Profile> = fw.enabled.iter().filter(|(_, r)| r.dword() == Some(1)).map(|(p, _)| *p).collect();
+    let on: Vec<Profile> = fw
+        .enabled
+        .iter()
+        .filter(|(_, r)| r.dword() == Some(1))
+        .map(|(p, _)| *p)
+        .collect();
     let (uncovered, allowing) = uncovered_profiles(fw, port);
     let shown: Vec<String> = allowing.iter().take(5).map(|r| r.id.clone()).collect();
-    let mut r = rules_reading(fw, Some(shown.join(", ")));
+    let listed = match shown.is_empty() {
+        true => format!("no active rule allows TCP {port}"),
+        false => shown.join(", "),
+    };
+    let mut r = rules_reading(fw, Some(listed));
     r.key = fw.rules_key.trim_end_matches("\\FirewallRules").to_string();
     r.name = "FirewallRules".into();
     if on.is_empty() {
-        r.value = Some(rdp_doctor_model::Data::String("firewall off in every profile".into()));
+        r.value = Some(rdp_doctor_model::Data::String(
+            "firewall off in every profile".into(),
+        ));
         return passed(Id::FirewallBlocks, &r, "the host firewall does not filter");
     }
     if uncovered.is_empty() {
-        return passed(Id::FirewallBlocks, &r, format!("{} active rule(s) allow TCP {port} in every profile in use ({})", allowing.len(), names(&on)));
+        return passed(
+            Id::FirewallBlocks,
+            &r,
+            format!(
+                "{} active rule(s) allow TCP {port} in every profile in use ({})",
+                allowing.len(),
+                names(&on)
+            ),
+        );
     }
     let (severity, title) = if allowing.is_empty() {
-        (Severity::Error, format!("the firewall is on and no active inbound rule allows TCP {port}"))
+        (
+            Severity::Error,
+            format!("the firewall is on and no active inbound rule allows TCP {port}"),
+        )
     } else if fw.network_profiles.is_some() {
         (Severity::Error, format!("no active inbound rule allows TCP {port} in the {} profile, which this host's network uses", names(&uncovered)))
     } else {
@@ -69,9 +95,18 @@ pub fn firewall(f: &HostFacts) -> Outcome {
     };
     let mut finding = Finding::new(Id::FirewallBlocks, severity, title).evidence(r.evidence());
     for (p, e) in fw.enabled.iter().filter(|(p, _)| uncovered.contains(p)) {
-        finding = finding.evidence(Evidence::Registry { path: e.path(), value: format!("{} ({} profile)", e.shown(), p.name()), origin: e.origin.clone() });
+        finding = finding.evidence(Evidence::Registry {
+            path: e.path(),
+            value: format!("{} ({} profile)", e.shown(), p.name()),
+            origin: e.origin.clone(),
+        });
     }
-    Outcome::Found(finding.remedy(firewall::fix_for_port(&fw.rules, port, &fw.rules_key, &uncovered)))
+    Outcome::Found(finding.remedy(firewall::fix_for_port(
+        &fw.rules,
+        port,
+        &fw.rules_key,
+        &uncovered,
+    )))
 }
 
 #[cfg(test)]
@@ -92,7 +127,9 @@ mod tests {
             ("RemoteDesktop-In-TCP".into(), rule("v2.10|Action=Allow|Active=TRUE|Dir=In|Protocol=6|Profile=Domain|Profile=Private|LPort=3389|App=System|")),
             ("RemoteDesktop-In-TCP_1".into(), rule("v2.10|Action=Allow|Active=FALSE|Dir=In|Protocol=6|Profile=Public|LPort=3389|App=System|")),
         ];
-        let Outcome::Found(w) = firewall(&f) else { panic!("passed") };
+        let Outcome::Found(w) = firewall(&f) else {
+            panic!("passed")
+        };
         assert_eq!(w.severity, Severity::Warning);
         assert!(w.title.contains("Public"), "{}", w.title);
         // The fix enables the inactive Public rule.
@@ -100,7 +137,9 @@ mod tests {
         f.firewall.network_profiles = Some(vec![Profile::Domain]);
         assert!(matches!(firewall(&f), Outcome::Passed(_)));
         f.firewall.network_profiles = Some(vec![Profile::Public]);
-        let Outcome::Found(e) = firewall(&f) else { panic!("passed") };
+        let Outcome::Found(e) = firewall(&f) else {
+            panic!("passed")
+        };
         assert_eq!(e.severity, Severity::Error);
     }
 
@@ -108,7 +147,9 @@ mod tests {
     fn no_rule_at_all_is_an_error_and_firewall_off_passes() {
         let mut f = facts();
         f.firewall.rules.clear();
-        let Outcome::Found(e) = firewall(&f) else { panic!("passed") };
+        let Outcome::Found(e) = firewall(&f) else {
+            panic!("passed")
+        };
         assert_eq!(e.severity, Severity::Error);
         for (_, r) in f.firewall.enabled.iter_mut() {
             r.value = Some(Data::Dword(0));

@@ -26,7 +26,11 @@ pub fn dirty_hives(f: &HostFacts) -> Vec<Outcome> {
 pub fn remote_desktop(f: &HostFacts) -> Outcome {
     let (r, by_policy) = f.deny_ts.effective();
     if r.dword() != Some(1) {
-        return passed(Id::RemoteDesktopOff, r, "Remote Desktop connections are allowed");
+        return passed(
+            Id::RemoteDesktopOff,
+            r,
+            "Remote Desktop connections are allowed",
+        );
     }
     let remedy = if by_policy {
         Remedy::new("Allow Remote Desktop connections in the policy copy of fDenyTSConnections (0)",
@@ -35,8 +39,15 @@ pub fn remote_desktop(f: &HostFacts) -> Outcome {
     } else {
         Remedy::new("Allow Remote Desktop connections (fDenyTSConnections=0)", "System Properties > Remote > 'Allow remote connections to this computer' stores this value.")
     };
-    let title = if by_policy { "Remote Desktop is turned off by Group Policy" } else { "Remote Desktop is turned off (Allow remote connections = off)" };
-    Outcome::Found(found(Id::RemoteDesktopOff, Severity::Error, r, title).remedy(remedy.actions(f.deny_ts.set_to(0))))
+    let title = if by_policy {
+        "Remote Desktop is turned off by Group Policy"
+    } else {
+        "Remote Desktop is turned off (Allow remote connections = off)"
+    };
+    Outcome::Found(
+        found(Id::RemoteDesktopOff, Severity::Error, r, title)
+            .remedy(remedy.actions(f.deny_ts.set_to(0))),
+    )
 }
 
 pub fn listener_enabled(f: &HostFacts) -> Outcome {
@@ -45,9 +56,18 @@ pub fn listener_enabled(f: &HostFacts) -> Outcome {
         return passed(Id::ListenerDisabled, r, "the RDP-Tcp listener is enabled");
     }
     Outcome::Found(
-        found(Id::ListenerDisabled, Severity::Error, r, "the RDP-Tcp listener is disabled").remedy(
-            Remedy::new("Enable the RDP-Tcp listener (fEnableWinStation=1)", "TermService creates the listener at start when this value is 1.")
-                .action(r.set_dword(1)),
+        found(
+            Id::ListenerDisabled,
+            Severity::Error,
+            r,
+            "the RDP-Tcp listener is disabled",
+        )
+        .remedy(
+            Remedy::new(
+                "Enable the RDP-Tcp listener (fEnableWinStation=1)",
+                "TermService creates the listener at start when this value is 1.",
+            )
+            .action(r.set_dword(1)),
         ),
     )
 }
@@ -57,7 +77,12 @@ pub fn port(f: &HostFacts) -> Outcome {
     if port == 3389 {
         return passed(Id::NonDefaultPort, &f.port, "the listener uses port 3389");
     }
-    Outcome::Found(found(Id::NonDefaultPort, Severity::Info, &f.port, format!("the listener uses port {port}: clients must connect to HOST:{port}")))
+    Outcome::Found(found(
+        Id::NonDefaultPort,
+        Severity::Info,
+        &f.port,
+        format!("the listener uses port {port}: clients must connect to HOST:{port}"),
+    ))
 }
 
 pub fn lan_adapter(f: &HostFacts) -> Option<Outcome> {
@@ -82,8 +107,19 @@ pub fn drain(f: &HostFacts) -> Vec<Outcome> {
     }
     if f.logons_disabled.dword() == Some(1) {
         out.push(Outcome::Found(
-            found(Id::DrainMode, Severity::Error, &f.logons_disabled, "logons are disabled (change logon /disable)")
-                .remedy(Remedy::new("Enable logons (WinStationsDisabled=0)", "What 'change logon /enable' does.").action(f.logons_disabled.set_dword(0))),
+            found(
+                Id::DrainMode,
+                Severity::Error,
+                &f.logons_disabled,
+                "logons are disabled (change logon /disable)",
+            )
+            .remedy(
+                Remedy::new(
+                    "Enable logons (WinStationsDisabled=0)",
+                    "What 'change logon /enable' does.",
+                )
+                .action(f.logons_disabled.set_dword(0)),
+            ),
         ));
     }
     out
@@ -106,7 +142,11 @@ pub fn outstanding(f: &HostFacts) -> Outcome {
 pub fn instances(f: &HostFacts) -> Outcome {
     let (r, by_policy) = f.max_instances.effective();
     let Some(n) = r.dword().filter(|&n| n <= 2) else {
-        return passed(Id::FewInstances, r, "no tight limit on concurrent connections");
+        return passed(
+            Id::FewInstances,
+            r,
+            "no tight limit on concurrent connections",
+        );
     };
     let remedy = if by_policy {
         Remedy::new("Remove the 'Limit number of connections' policy value", "The policy copy wins over the listener's own value; a domain GPO writes it again at its next refresh, so change the GPO too.")
@@ -121,7 +161,14 @@ pub fn instances(f: &HostFacts) -> Outcome {
 
 pub fn single_session(f: &HostFacts) -> Option<Outcome> {
     let (r, _) = f.single_session.effective();
-    (r.dword() == Some(1)).then(|| Outcome::Found(found(Id::SingleSessionPerUser, Severity::Info, r, "one session per user: a second connection takes over the first")))
+    (r.dword() == Some(1)).then(|| {
+        Outcome::Found(found(
+            Id::SingleSessionPerUser,
+            Severity::Info,
+            r,
+            "one session per user: a second connection takes over the first",
+        ))
+    })
 }
 
 /// HOST004: the services' `Start`.

@@ -2,9 +2,14 @@
 //! record that a check passed (evidence against a cause for the diagnosis).
 
 mod certs;
+mod credssp;
 mod firewall;
+mod keyacl;
+mod licensing;
 mod listener;
+mod scope;
 mod security;
+mod tls;
 
 use rdp_doctor_model::{Finding, FindingId, Severity};
 
@@ -57,6 +62,14 @@ pub fn all(f: &HostFacts) -> Vec<Outcome> {
     out.extend(certs::transport_policy(f));
     out.extend(certs::store(f));
     out.extend(certs::machine_key(f));
+    out.extend(keyacl::key_acl(f));
+    out.push(tls::protocols(f));
+    out.extend(tls::cipher_policy(f));
+    out.extend(tls::fips(f));
+    out.extend(credssp::oracle(f));
+    out.push(licensing::licensing(f));
+    out.push(scope::ipsec(f));
+    out.push(scope::remote_scope(f));
     out
 }
 
@@ -71,7 +84,10 @@ pub(crate) mod tests {
     }
 
     fn setting(key: &str, name: &str, v: Option<u32>) -> Setting {
-        Setting { local: sys(key, name, v), policy: Some(Reading::new(Root::Software, POLICY, name, None)) }
+        Setting {
+            local: sys(key, name, v),
+            policy: Some(Reading::new(Root::Software, POLICY, name, None)),
+        }
     }
 
     /// A healthy host's facts, for rules to be tested on one change at a time.
@@ -92,20 +108,85 @@ pub(crate) mod tests {
             max_outstanding: sys(TS, "MaxOutstandingConnections", None),
             max_instances: setting(RDP_TCP, "MaxInstanceCount", Some(u32::MAX)),
             single_session: setting(TS, "fSingleSessionPerUser", Some(1)),
-            services: ["TermService", "UmRdpService", "SessionEnv"].into_iter().map(|s| (s, sys(&format!("Services\\{s}"), "Start", Some(3)))).collect(),
+            services: ["TermService", "UmRdpService", "SessionEnv"]
+                .into_iter()
+                .map(|s| (s, sys(&format!("Services\\{s}"), "Start", Some(3))))
+                .collect(),
             firewall: FirewallFacts {
-                enabled: Profile::ALL.into_iter().map(|p| (p, sys(&format!("{FIREWALL}\\{}", p.key()), "EnableFirewall", Some(1)))).collect(),
+                enabled: Profile::ALL
+                    .into_iter()
+                    .map(|p| {
+                        (
+                            p,
+                            sys(
+                                &format!("{FIREWALL}\\{}", p.key()),
+                                "EnableFirewall",
+                                Some(1),
+                            ),
+                        )
+                    })
+                    .collect(),
                 rules_key: ccs(&format!("{FIREWALL}\\FirewallRules")),
-                rules: vec![("RemoteDesktop-UserMode-In-TCP".into(), Data::String("v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3389|".into()))],
+                rules: vec![(
+                    "RemoteDesktop-UserMode-In-TCP".into(),
+                    Data::String(
+                        "v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=3389|".into(),
+                    ),
+                )],
                 network_profiles: None,
+                consec_key: ccs(&format!("{FIREWALL}\\ConSecRules")),
+                consec: Vec::new(),
             },
-            pinned: Pinned { reading: sys(RDP_TCP, "SSLCertificateSHA1Hash", None), thumbprint: None, in_store: None, cert: None },
+            pinned: Pinned {
+                reading: sys(RDP_TCP, "SSLCertificateSHA1Hash", None),
+                thumbprint: None,
+                in_store: None,
+                cert: None,
+            },
             transport_policy: None,
             certs: Some(Vec::new()),
             cert_store_path: String::new(),
             machine_key: None,
             volume_given: false,
             now: 1_800_000_000,
+            tls: tls_facts(),
+            credssp_oracle: Some(Reading::new(
+                Root::Software,
+                credssp::CREDSSP_POLICY,
+                "AllowEncryptionOracle",
+                None,
+            )),
+            licensing: LicensingFacts {
+                app_compat: sys(licensing::TS, "TSAppCompat", None),
+                mode_local: sys(licensing::LICENSING_CORE, "LicensingMode", Some(5)),
+                mode_policy: Some(Reading::new(Root::Software, POLICY, "LicensingMode", None)),
+                servers_policy: Some(Reading::new(Root::Software, POLICY, "LicenseServers", None)),
+                servers_local: Vec::new(),
+                timebomb: sys(licensing::GRACE_PERIOD, licensing::TIMEBOMB, None),
+            },
+        }
+    }
+
+    /// Schannel as Windows 10 leaves it: no keys, a build with TLS 1.0-1.2 on.
+    fn tls_facts() -> TlsFacts {
+        let key = |v: TlsVersion| format!("{}\\{}\\Server", tls::PROTOCOLS, v.name());
+        TlsFacts {
+            protocols: TlsVersion::ALL
+                .into_iter()
+                .map(|version| tls::ServerProtocol {
+                    version,
+                    enabled: sys(&key(version), "Enabled", None),
+                    disabled_by_default: sys(&key(version), "DisabledByDefault", None),
+                })
+                .collect(),
+            cipher_policy: Some(Reading::new(
+                Root::Software,
+                tls::CIPHER_POLICY,
+                "Functions",
+                None,
+            )),
+            fips: sys(tls::FIPS_POLICY, "Enabled", None),
+            build: Some(19045),
         }
     }
 
@@ -125,7 +206,9 @@ pub(crate) mod tests {
         if let Some(p) = f.deny_ts.policy.as_mut() {
             p.value = Some(Data::Dword(1));
         }
-        let super::Outcome::Found(x) = super::listener::remote_desktop(&f) else { panic!("passed") };
+        let super::Outcome::Found(x) = super::listener::remote_desktop(&f) else {
+            panic!("passed")
+        };
         assert_eq!(x.severity, rdp_doctor_model::Severity::Error);
         assert!(x.title.contains("Group Policy"));
         let a = &x.remedies[0].actions;

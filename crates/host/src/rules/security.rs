@@ -13,8 +13,16 @@ pub fn security_layer(f: &HostFacts) -> Outcome {
     }
     // Raise to TLS when NLA is required (NLA needs it), else to Negotiate, which old clients still pass.
     let to = if f.nla.dword() == Some(1) { 2 } else { 1 };
-    let policy_note = if by_policy { " The value is set by Group Policy, so the policy copy is changed; change the GPO too." } else { "" };
-    let why = if to == 2 { "NLA (UserAuthentication=1) requires it" } else { "Negotiate still lets RDP-security-only clients in" };
+    let policy_note = if by_policy {
+        " The value is set by Group Policy, so the policy copy is changed; change the GPO too."
+    } else {
+        ""
+    };
+    let why = if to == 2 {
+        "NLA (UserAuthentication=1) requires it"
+    } else {
+        "Negotiate still lets RDP-security-only clients in"
+    };
     let remedy = Remedy::new(
         format!("Raise SecurityLayer to {to} ({})", if to == 2 { "TLS" } else { "Negotiate" }),
         format!("TLS protects the logon; {why}. It needs a usable certificate: TermService makes a self-signed one when none is configured.{policy_note}"),
@@ -42,7 +50,14 @@ pub fn nla(f: &HostFacts) -> Outcome {
 /// HOST012: FIPS encryption.
 pub fn fips(f: &HostFacts) -> Option<Outcome> {
     let (r, _) = f.min_encryption.effective();
-    (r.dword() == Some(4)).then(|| Outcome::Found(found(Id::FipsEncryption, Severity::Info, r, "FIPS encryption is required: older clients are refused (extended code 0x8)")))
+    (r.dword() == Some(4)).then(|| {
+        Outcome::Found(found(
+            Id::FipsEncryption,
+            Severity::Info,
+            r,
+            "FIPS encryption is required: older clients are refused (extended code 0x8)",
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -56,11 +71,17 @@ mod tests {
         let mut f = facts();
         f.security_layer.local.value = Some(Data::Dword(0));
         f.nla.local.value = Some(Data::Dword(1));
-        let Outcome::Found(n) = nla(&f) else { panic!("passed") };
+        let Outcome::Found(n) = nla(&f) else {
+            panic!("passed")
+        };
         assert_eq!(n.severity, Severity::Error);
-        assert!(matches!(&n.remedies[0].actions[0], Action::SetValue { name, data: Data::Dword(2), .. } if name == "SecurityLayer"));
+        assert!(
+            matches!(&n.remedies[0].actions[0], Action::SetValue { name, data: Data::Dword(2), .. } if name == "SecurityLayer")
+        );
         assert!(n.remedies[1].downgrade);
-        let Outcome::Found(l) = security_layer(&f) else { panic!("passed") };
+        let Outcome::Found(l) = security_layer(&f) else {
+            panic!("passed")
+        };
         assert!(l.remedies[0].title.contains("to 2"));
     }
 
@@ -71,13 +92,29 @@ mod tests {
         if let Some(p) = f.security_layer.policy.as_mut() {
             p.value = Some(Data::Dword(0));
         }
-        let Outcome::Found(l) = security_layer(&f) else { panic!("passed") };
+        let Outcome::Found(l) = security_layer(&f) else {
+            panic!("passed")
+        };
         // The local value already reads 2: only the policy copy changes.
-        assert_eq!(l.remedies[0].actions.len(), 1, "{:?}", l.remedies[0].actions);
-        assert!(l.remedies[0].actions[0].path().starts_with("HKLM\\SOFTWARE\\Policies"));
+        assert_eq!(
+            l.remedies[0].actions.len(),
+            1,
+            "{:?}",
+            l.remedies[0].actions
+        );
+        assert!(l.remedies[0].actions[0]
+            .path()
+            .starts_with("HKLM\\SOFTWARE\\Policies"));
         f.security_layer.local.value = Some(Data::Dword(0));
-        let Outcome::Found(l) = security_layer(&f) else { panic!("passed") };
-        assert_eq!(l.remedies[0].actions.len(), 2, "{:?}", l.remedies[0].actions);
+        let Outcome::Found(l) = security_layer(&f) else {
+            panic!("passed")
+        };
+        assert_eq!(
+            l.remedies[0].actions.len(),
+            2,
+            "{:?}",
+            l.remedies[0].actions
+        );
         // The policy's RDP-only layer is the one NLA contradicts.
         assert!(matches!(nla(&f), Outcome::Found(n) if n.severity == Severity::Error));
     }

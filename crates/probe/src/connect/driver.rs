@@ -4,14 +4,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ironrdp_connector::{
-    ChannelConnectionSequence, ChannelConnectionState, ClientConnector, ClientConnectorState,
-    ConnectionOutcome, Sequence,
-};
+use ironrdp_connector::ClientConnector;
 use ironrdp_core::WriteBuf;
-use ironrdp_pdu::nego::SecurityProtocol;
-use ironrdp_pdu::{gcc, PduHint};
+use ironrdp_pdu::PduHint;
 use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 use super::codes::{stop_outcome, Code};
 use super::config::*;
@@ -20,6 +17,7 @@ use super::report::*;
 use super::Credentials;
 use crate::phases::{connect, ms};
 use crate::report::Status;
+use crate::text;
 use crate::wire::errinfo;
 use crate::wire::x224::Protocol;
 
@@ -34,6 +32,12 @@ pub(super) struct Run<'a> {
     pub(super) host: &'a str,
     pub(super) error_info: Option<Code>,
     pub(super) rdp_security: Option<String>,
+    /// The protocol the server selected, by name.
+    pub(super) selected: Option<String>,
+    /// The server's public key, from TLS, for CredSSP.
+    pub(super) server_key: Vec<u8>,
+    /// Auto-detect PDUs seen (to time licensing apart from auto-detection).
+    pub(super) auto_detect_pdus: usize,
 }
 
 impl Run<'_> {
@@ -79,210 +83,6 @@ impl Run<'_> {
 }
 
 impl Run<'_> {
-    /// With Standard RDP Security and encryption: MCS attach and channel
-    /// join, then stop before the Security Exchange.
-    pub(super) async fn rdp_security_channels(
-        &mut self,
-        io_channel: u16,
-        channels: Vec<u16>,
-        security: &gcc::ServerSecurityData,
-    ) -> ConnectOutcome {
-        let settings = format!(
-            "encryption method {:?}, level {:?}",
-            security.encryption_method, security.encryption_level
-        );
-        self.rdp_security = Some(settings.clone());
-        self.steps
-            .note(format!("Standard RDP Security required: {settings}"));
-        self.steps.enter(ConnectStep::McsChannels);
-        let mut seq = ChannelConnectionSequence::new(io_channel, channels);
-        let mut out = WriteBuf::new();
-        for _ in 0..MAX_STEPS {
-            if let ChannelConnectionState::AllJoined { user_channel_id } = seq.state {
-                self.steps.note(format!("user channel {user_channel_id}"));
-                self.steps.enter(ConnectStep::SecurityExchange);
-                return ConnectOutcome::Unsupported {
-                    during: ConnectStep::SecurityExchange,
-                    message: format!(
-                        "the server requires Standard RDP Security ({settings}); the probe does not implement its RC4 encryption and stops before the Security Exchange (the password is never sent unencrypted)"
-                    ),
-                };
-            }
-            let r = match seq.next_pdu_hint() {
-                Some(hint) => match self.read(hint).await {
-                    Ok(frame) => seq.step(&frame, Some(self.io.received_at()), &mut out),
-                    Err(outcome) => return outcome,
-                },
-                None => seq.step_no_input(&mut out),
-            };
-            if let Err(e) = r {
-                return ConnectOutcome::Failed {
-                    during: ConnectStep::McsChannels,
-                    message: connector_message(&e),
-                };
-            }
-            if let Err(outcome) = self.write(&mut out).await {
-                return outcome;
-            }
-        }
-        ConnectOutcome::Failed {
-            during: ConnectStep::McsChannels,
-            message: "channel join did not finish".into(),
-        }
-    }
-
-    /// The whole connection sequence on the connector.
-    pub(super) async fn drive(
-        &mut self,
-        connector: &mut ClientConnector,
-        requested: SecurityProtocol,
-    ) -> (ConnectOutcome, Option<String>) {
-        let mut out = WriteBuf::new();
-        let mut selected = None;
-        let mut server_key = Vec::new();
-        let mut auto_detect_pdus = 0usize;
-        if let Err(e) = connector.initiate_with_security_protocol(requested, &mut out) {
-            return (
-                ConnectOutcome::Failed {
-                    during: ConnectStep::X224,
-                    message: connector_message(&e),
-                },
-                selected,
-            );
-        }
-        self.steps.enter(ConnectStep::X224);
-        if let Err(o) = self.write(&mut out).await {
-            return (o, selected);
-        }
-        for _ in 0..MAX_STEPS {
-            if let Some(step) = step_of(connector) {
-                self.steps.enter(step);
-            }
-            if let ClientConnectorState::EnhancedSecurityUpgrade { selected_protocol } =
-                &connector.state
-            {
-                let protocol = *selected_protocol;
-                let name = Protocol::from_selected(protocol.bits())
-                    .map(|p| p.name().to_string())
-                    .unwrap_or_else(|| format!("0x{:X}", protocol.bits()));
-                self.steps
-                    .note_on(ConnectStep::X224, format!("selected {name}"));
-                selected = Some(name);
-                if !protocol.is_standard_rdp_security() {
-                    match self.upgrade().await {
-                        Ok(key) => server_key = key,
-                        Err(o) => return (o, selected),
-                    }
-                }
-                connector.mark_security_upgrade_as_done();
-                continue;
-            }
-            if let ClientConnectorState::Credssp { selected_protocol } = &connector.state {
-                let protocol = *selected_protocol;
-                if let Err(o) = self
-                    .credssp(protocol, std::mem::take(&mut server_key))
-                    .await
-                {
-                    return (o, selected);
-                }
-                self.steps
-                    .note(format!("NTLM as {} accepted", self.creds.account()));
-                connector.mark_credssp_as_done();
-                continue;
-            }
-            if connector.should_perform_multitransport() {
-                if let Err(e) = connector.skip_multitransport(&mut out) {
-                    return (self.connector_failure(&e), selected);
-                }
-                if let Err(o) = self.write(&mut out).await {
-                    return (o, selected);
-                }
-                continue;
-            }
-            if ironrdp_connector::State::is_terminal(&connector.state) {
-                break;
-            }
-            let result = match connector.next_pdu_hint() {
-                Some(hint) => {
-                    let frame = match self.read(hint).await {
-                        Ok(f) => f,
-                        Err(o) => return (o, selected),
-                    };
-                    if matches!(
-                        connector.state,
-                        ClientConnectorState::ConnectTimeAutoDetection { .. }
-                    ) {
-                        // The first PDU not on the message channel is licensing's: so was the wait for it.
-                        let on_message_channel = connector.message_channel_id.is_some_and(|m| {
-                            ironrdp_pdu::mcs::decode_send_data_indication(&frame)
-                                .is_ok_and(|c| c.channel_id == m)
-                        });
-                        if on_message_channel {
-                            auto_detect_pdus += 1;
-                        } else if auto_detect_pdus == 0 {
-                            self.steps.relabel(ConnectStep::Licensing);
-                        } else {
-                            self.steps.enter(ConnectStep::Licensing);
-                        }
-                    }
-                    if matches!(
-                        connector.state,
-                        ClientConnectorState::BasicSettingsExchangeWaitResponse { .. }
-                    ) {
-                        if let Some((io_channel, channels, security)) =
-                            encrypted_rdp_security(&frame)
-                        {
-                            let o = self
-                                .rdp_security_channels(io_channel, channels, &security)
-                                .await;
-                            return (o, selected);
-                        }
-                    }
-                    connector.step(&frame, Some(self.io.received_at()), &mut out)
-                }
-                None => connector.step_no_input(&mut out),
-            };
-            if let Err(e) = result {
-                return (self.connector_failure(&e), selected);
-            }
-            if let Err(o) = self.write(&mut out).await {
-                return (o, selected);
-            }
-        }
-        match connector.state.take_outcome() {
-            Some(ConnectionOutcome::Connected(result)) => {
-                self.steps.note(format!(
-                    "share {:#x}, desktop {}x{}",
-                    result.share_id, result.desktop_size.width, result.desktop_size.height
-                ));
-                (
-                    ConnectOutcome::Connected {
-                        desktop_width: result.desktop_size.width,
-                        desktop_height: result.desktop_size.height,
-                    },
-                    selected,
-                )
-            }
-            Some(ConnectionOutcome::Redirected(r)) => (
-                ConnectOutcome::Unsupported {
-                    during: self.steps.now(),
-                    message: format!(
-                        "the server redirects the client to session {} (a connection broker); the probe does not follow redirections",
-                        r.session_id
-                    ),
-                },
-                selected,
-            ),
-            None => (
-                ConnectOutcome::Failed {
-                    during: self.steps.now(),
-                    message: format!("the connection sequence did not finish in {MAX_STEPS} steps"),
-                },
-                selected,
-            ),
-        }
-    }
-
     pub(super) fn connector_failure(
         &self,
         e: &ironrdp_connector::ConnectorError,
@@ -309,6 +109,33 @@ impl Run<'_> {
     }
 }
 
+/// The TCP connect of the credentialed connection, as its first step.
+async fn tcp_step(
+    addr: SocketAddr,
+    deadline: Duration,
+    report: &mut ConnectionReport,
+) -> Option<TcpStream> {
+    let t = Instant::now();
+    let result = connect(addr, deadline).await;
+    let (status, detail) = match &result {
+        Ok(_) => (Status::Ok, format!("connected to {addr}")),
+        Err(o) => (Status::Fail, text::tcp(o)),
+    };
+    report.steps.push(StepTiming {
+        step: ConnectStep::Tcp,
+        status,
+        duration_ms: ms(t.elapsed()),
+        detail: Some(detail.clone()),
+    });
+    if result.is_err() {
+        report.outcome = ConnectOutcome::Failed {
+            during: ConnectStep::Tcp,
+            message: format!("TCP connect to {addr} failed: {detail}"),
+        };
+    }
+    result.ok()
+}
+
 /// Runs the credentialed connection to `addr` with the budget that is left.
 pub(crate) async fn run(
     addr: SocketAddr,
@@ -320,7 +147,6 @@ pub(crate) async fn run(
     budget: Duration,
 ) -> ConnectionReport {
     let start = Instant::now();
-    let end = start + budget;
     let requested = protocols_to_request(selected);
     let mut report = ConnectionReport {
         account: creds.account(),
@@ -337,30 +163,10 @@ pub(crate) async fn run(
         duration_ms: 0.0,
         first_attempt: None,
     };
-    let t = Instant::now();
-    let tcp = match connect(addr, connect_timeout.min(budget)).await {
-        Ok(s) => s,
-        Err(outcome) => {
-            report.steps.push(StepTiming {
-                step: ConnectStep::Tcp,
-                status: Status::Fail,
-                duration_ms: ms(t.elapsed()),
-                detail: Some(format!("{outcome:?}")),
-            });
-            report.outcome = ConnectOutcome::Failed {
-                during: ConnectStep::Tcp,
-                message: format!("TCP connect to {addr} failed: {outcome:?}"),
-            };
-            report.duration_ms = ms(start.elapsed());
-            return report;
-        }
+    let Some(tcp) = tcp_step(addr, connect_timeout.min(budget), &mut report).await else {
+        report.duration_ms = ms(start.elapsed());
+        return report;
     };
-    report.steps.push(StepTiming {
-        step: ConnectStep::Tcp,
-        status: Status::Ok,
-        duration_ms: ms(t.elapsed()),
-        detail: Some(format!("connected to {addr}")),
-    });
     let client_addr = tcp
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -369,7 +175,7 @@ pub(crate) async fn run(
             wire: Wire::Tcp(tcp),
             buf: Vec::new(),
             step_timeout,
-            end,
+            end: start + budget,
             clock: start,
             bytes_read: 0,
         },
@@ -381,33 +187,38 @@ pub(crate) async fn run(
         host,
         error_info: None,
         rdp_security: None,
+        selected: None,
+        server_key: Vec::new(),
+        auto_detect_pdus: 0,
     };
     let protocol = security_protocol(&requested);
     let mut connector = ClientConnector::new(connector_config(creds, protocol), client_addr);
-    let (outcome, selected_name) = run.drive(&mut connector, protocol).await;
+    let outcome = run.drive(&mut connector, protocol).await;
     drop(connector);
-    let status = match &outcome {
-        ConnectOutcome::Connected { .. } => Status::Ok,
-        ConnectOutcome::Unsupported { .. } => Status::Skipped,
-        _ => Status::Fail,
-    };
-    let detail = match &outcome {
-        ConnectOutcome::Connected { .. } => None,
-        other => Some(outcome_summary(other)),
-    };
-    run.steps.close(status, detail);
-    if matches!(
-        outcome,
-        ConnectOutcome::Connected { .. } | ConnectOutcome::Unsupported { .. }
-    ) {
-        run.disconnect().await;
-    }
-    report.steps.extend(run.steps.done);
-    report.selected = selected_name;
-    report.outcome = outcome;
-    report.error_info = run.error_info;
-    report.rdp_security = run.rdp_security;
-    report.bytes_received = run.io.bytes_read;
+    run.end(outcome, &mut report).await;
     report.duration_ms = ms(start.elapsed());
     report
+}
+
+impl Run<'_> {
+    /// Closes the last sub-phase, ends the session politely when it is up, and fills the report.
+    async fn end(mut self, outcome: ConnectOutcome, report: &mut ConnectionReport) {
+        let (status, detail) = match &outcome {
+            ConnectOutcome::Connected { .. } => (Status::Ok, None),
+            ConnectOutcome::Unsupported { .. } => {
+                (Status::Skipped, Some(outcome_summary(&outcome)))
+            }
+            other => (Status::Fail, Some(outcome_summary(other))),
+        };
+        self.steps.close(status, detail);
+        if status != Status::Fail {
+            self.disconnect().await;
+        }
+        report.steps.extend(self.steps.done);
+        report.selected = self.selected;
+        report.outcome = outcome;
+        report.error_info = self.error_info;
+        report.rdp_security = self.rdp_security;
+        report.bytes_received = self.io.bytes_read;
+    }
 }

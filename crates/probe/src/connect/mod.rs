@@ -22,6 +22,7 @@ mod driver;
 mod io;
 mod report;
 mod security;
+mod sequence;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -123,81 +124,88 @@ fn protocol_for(report: &ProbeReport) -> Option<Protocol> {
     }
 }
 
+/// Why no credentialed connection is made, when none can be.
+fn cannot_connect(report: &ProbeReport, budget: Duration) -> Option<&'static str> {
+    if report.connected_to.is_none() {
+        Some("no credentialed connection: the server cannot be reached")
+    } else if protocol_for(report).is_none() {
+        Some("no credentialed connection: the server accepts no security protocol")
+    } else if budget.is_zero() {
+        Some("no credentialed connection: the time budget ran out (raise --timeout)")
+    } else {
+        None
+    }
+}
+
 async fn phase(
     report: &mut ProbeReport,
     opts: &ProbeOptions,
     creds: &Credentials,
     budget: Duration,
 ) {
-    let skipped = |report: &mut ProbeReport, summary: String| {
+    let (Some(addr), Some(protocol), None) = (
+        report.connected_to,
+        protocol_for(report),
+        cannot_connect(report, budget),
+    ) else {
+        let summary = cannot_connect(report, budget)
+            .unwrap_or_default()
+            .to_string();
+        // Out of time only when nothing else stops the connection.
+        report.budget_exhausted |=
+            report.connected_to.is_some() && protocol_for(report).is_some() && budget.is_zero();
         report.phases.push(Phase {
             name: PhaseName::Connect,
             status: Status::Skipped,
             duration_ms: 0.0,
             summary,
             evidence: Vec::new(),
-        })
+        });
+        return;
     };
-    let Some(addr) = report.connected_to else {
-        return skipped(
-            report,
-            "no credentialed connection: the server cannot be reached".into(),
-        );
-    };
-    let Some(protocol) = protocol_for(report) else {
-        return skipped(
-            report,
-            "no credentialed connection: the server accepts no security protocol".into(),
-        );
-    };
-    if budget.is_zero() {
-        report.budget_exhausted = true;
-        return skipped(
-            report,
-            "no credentialed connection: the time budget ran out (raise --timeout)".into(),
-        );
-    }
-    report.connections_used += 1;
     let started = Instant::now();
-    let mut c = run(
-        addr,
-        &report.host,
-        protocol,
-        creds,
-        opts.connect_timeout,
-        opts.io_timeout,
-        budget,
-    )
-    .await;
+    let attempt = |budget: Duration| {
+        run(
+            addr,
+            &report.host,
+            protocol,
+            creds,
+            opts.connect_timeout,
+            opts.io_timeout,
+            budget,
+        )
+    };
+    let mut c = attempt(budget).await;
+    let mut connections = 1;
     // The server answered the probe's own X.224 request moments ago, so a close
     // at X.224 now is more likely a listener still tearing down the probe's
     // connections (FreeRDP's server does this) than a refusal: one retry, said so.
-    if matches!(
-        c.outcome,
-        ConnectOutcome::Closed {
-            during: ConnectStep::X224
-        }
-    ) {
-        let left = budget.saturating_sub(started.elapsed());
-        if !left.is_zero() {
-            report.connections_used += 1;
-            let first = outcome_summary(&c.outcome);
-            c = run(
-                addr,
-                &report.host,
-                protocol,
-                creds,
-                opts.connect_timeout,
-                opts.io_timeout,
-                left,
-            )
-            .await;
-            c.first_attempt = Some(format!("{first}; retried once"));
-        }
+    let left = budget.saturating_sub(started.elapsed());
+    if closed_at_x224(&c.outcome) && !left.is_zero() {
+        connections += 1;
+        let first = outcome_summary(&c.outcome);
+        c = attempt(left).await;
+        c.first_attempt = Some(format!("{first}; retried once"));
     }
+    report.connections_used += connections;
     if matches!(c.outcome, ConnectOutcome::TimedOut { .. }) && c.duration_ms >= ms(budget) {
         report.budget_exhausted = true;
     }
+    report.phases.push(connect_phase(&c));
+    report.connection = Some(c);
+}
+
+fn closed_at_x224(o: &ConnectOutcome) -> bool {
+    matches!(
+        o,
+        ConnectOutcome::Closed {
+            during: ConnectStep::X224
+        }
+    )
+}
+
+/// The phase line and its evidence: one line per sub-phase.
+fn connect_phase(c: &ConnectionReport) -> Phase {
     let status = match &c.outcome {
         ConnectOutcome::Connected { .. } => Status::Ok,
         ConnectOutcome::Unsupported { .. } => Status::Skipped,
@@ -212,41 +220,48 @@ async fn phase(
         ),
         other => format!("as {}: {}", c.account, outcome_summary(other)),
     };
+    let steps = c.steps.iter().map(|s| {
+        let mark = match s.status {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+            Status::Skipped => "stop",
+        };
+        let detail = s
+            .detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        format!("{mark} {} {:.1} ms{detail}", s.step.label(), s.duration_ms)
+    });
     let evidence = c
         .first_attempt
         .iter()
         .map(|f| format!("first attempt: {f}"))
-        .chain(c.steps.iter().map(|s| {
-            format!(
-                "{} {} {:.1} ms{}",
-                match s.status {
-                    Status::Ok => "ok",
-                    Status::Warn => "warn",
-                    Status::Fail => "FAIL",
-                    Status::Skipped => "stop",
-                },
-                s.step.label(),
-                s.duration_ms,
-                s.detail
-                    .as_deref()
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default()
-            )
-        }))
+        .chain(steps)
         .collect();
-    report.phases.push(Phase {
+    Phase {
         name: PhaseName::Connect,
         status,
         duration_ms: c.duration_ms,
         summary,
         evidence,
-    });
-    report.connection = Some(c);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `serve` runs probes on a multi-threaded runtime: the future must be Send.
+    #[test]
+    fn the_credentialed_probe_is_send() {
+        fn is_send<T: Send>(_: &T) {}
+        let opts = ProbeOptions::default();
+        let c = Credentials::new("u", None, "p");
+        is_send(&probe_with_credentials("host.test", &opts, &c));
+        is_send(&crate::probe("host.test", &opts));
+    }
 
     #[test]
     fn credentials_never_show_the_password() {

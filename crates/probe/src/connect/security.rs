@@ -112,37 +112,14 @@ impl Run<'_> {
             };
             let frame = match self.io.read_frame(hint).await {
                 Ok(f) => f,
-                Err(IoEnd::Closed) if final_message => {
-                    return Err(failed(
-                        "the server closed the connection after the client's credentials (CredSSP authInfo), without an error code"
-                            .into(),
-                    ))
-                }
-                // NEGOTIATE, then AUTHENTICATE (the proof of the password) with pubKeyAuth.
-                Err(IoEnd::Closed) if round >= 1 => {
-                    return Err(failed(
-                        "the server closed the connection right after the NTLM AUTHENTICATE message (the proof of the password), without an error code: the usual reading is a wrong user name or password"
-                            .into(),
-                    ))
-                }
                 Err(IoEnd::Closed) => {
-                    return Err(failed(
-                        "the server closed the connection after the NTLM NEGOTIATE message, without an error code".into(),
-                    ))
+                    return Err(failed(closed_during_credssp(round, final_message).into()))
                 }
                 Err(end) => return Err(self.io_end(end)),
             };
             let early_result = final_message && protocol.contains(SecurityProtocol::HYBRID_EX);
-            if early_result {
-                if let Some(code) = errinfo::early_user_auth_result(&frame).filter(|c| *c != 0) {
-                    return Err(ConnectOutcome::LogonFailed {
-                        code: decode_code(&[Namespace::EarlyUserAuthorization], code),
-                    });
-                }
-            } else if let Ok(Some(code)) = errinfo::ts_request_error_code(&frame) {
-                return Err(ConnectOutcome::LogonFailed {
-                    code: decode_status(code),
-                });
+            if let Some(refusal) = logon_refusal(&frame, early_result) {
+                return Err(refusal);
             }
             match seq.decode_server_message(&frame) {
                 Ok(Some(next)) => request = next,
@@ -165,4 +142,28 @@ impl Run<'_> {
             message: format!("CredSSP did not finish in {MAX_CREDSSP_ROUNDS} round trips"),
         })
     }
+}
+
+/// Why the server closed CredSSP without a code, from where it did.
+fn closed_during_credssp(round: usize, final_message: bool) -> &'static str {
+    if final_message {
+        "the server closed the connection after the client's credentials (CredSSP authInfo), without an error code"
+    } else if round >= 1 {
+        // NEGOTIATE, then AUTHENTICATE (the proof of the password) with pubKeyAuth.
+        "the server closed the connection right after the NTLM AUTHENTICATE message (the proof of the password), without an error code: the usual reading is a wrong user name or password"
+    } else {
+        "the server closed the connection after the NTLM NEGOTIATE message, without an error code"
+    }
+}
+
+/// A logon refusal with a code in a server's CredSSP message: the Early User
+/// Authorization Result after the credentials (CredSSP-EX), or a TSRequest errorCode.
+fn logon_refusal(frame: &[u8], early_result: bool) -> Option<ConnectOutcome> {
+    let code = if early_result {
+        let code = errinfo::early_user_auth_result(frame).filter(|c| *c != 0)?;
+        decode_code(&[Namespace::EarlyUserAuthorization], code)
+    } else {
+        decode_status(errinfo::ts_request_error_code(frame).ok()??)
+    };
+    Some(ConnectOutcome::LogonFailed { code })
 }

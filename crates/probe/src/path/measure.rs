@@ -127,76 +127,61 @@ async fn attempt(
     io_deadline: Duration,
 ) -> (Attempt, Option<TcpInfo>) {
     let t = Instant::now();
-    let mut a = Attempt {
-        ok: false,
-        failed_at: None,
-        error: None,
-        timed_out: false,
-        connect_ms: None,
-        answer_ms: None,
-        tls_ms: None,
-        handshake_ms: 0.0,
-        rtt_ms: None,
-        retransmits: 0,
-    };
-    let fail = |mut a: Attempt, phase, error: String, timed_out| {
-        a.failed_at = Some(phase);
-        a.error = Some(error);
-        a.timed_out = timed_out;
-        a.handshake_ms = ms(t.elapsed());
-        a
-    };
+    let mut a = Attempt::default();
     let mut stream = match crate::phases::connect(addr, connect_deadline).await {
         Ok(s) => s,
         Err(o) => {
-            let timed_out = o == TcpOutcome::TimedOut;
-            return (fail(a, PhaseName::Tcp, text::tcp(&o), timed_out), None);
+            a.fail(PhaseName::Tcp, text::tcp(&o), o == TcpOutcome::TimedOut);
+            a.handshake_ms = ms(t.elapsed());
+            return (a, None);
         }
     };
     a.connect_ms = Some(ms(t.elapsed()));
     let tap = Tap::new(&stream);
     let sent = Instant::now();
     let outcome = negotiate(&mut stream, &OFFERED, io_deadline).await;
-    let answered = Instant::now();
-    let selected = match &outcome {
-        NegotiationOutcome::Selected { selected, .. } => Some(Protocol::from_selected(*selected)),
-        NegotiationOutcome::Legacy | NegotiationOutcome::Failure { .. } => Some(None),
-        _ => None,
-    };
-    let Some(selected) = selected else {
-        let info = tap.info();
-        let timed_out = matches!(outcome, NegotiationOutcome::TimedOut { .. });
-        let mut a = fail(a, PhaseName::X224, text::negotiation(&outcome), timed_out);
-        a.rtt_ms = info.map(|i| i.rtt_ms);
-        a.retransmits = info.map(|i| i.retransmits_total).unwrap_or(0);
-        return (a, info);
-    };
-    a.answer_ms = Some(ms(answered - sent));
-    if with_tls {
-        if let Some(p) = selected.filter(|p| p.uses_tls()) {
-            let tls_start = Instant::now();
-            let (facts, tls) = tls_handshake(stream, tls_name, io_deadline).await;
-            let info = tap.info();
-            a.rtt_ms = info.map(|i| i.rtt_ms);
-            a.retransmits = info.map(|i| i.retransmits_total).unwrap_or(0);
-            if tls.is_none() {
-                let timed_out = facts.timed_out();
-                let e = facts.failure.as_ref().map(text::tls).unwrap_or_default();
-                let error = format!("TLS ({}): {e}", p.name());
-                return (fail(a, PhaseName::Tls, error, timed_out), info);
-            }
-            a.tls_ms = Some(ms(tls_start.elapsed()));
-            a.ok = true;
-            a.handshake_ms = ms(t.elapsed());
-            return (a, info);
+    if outcome.answered() {
+        a.answer_ms = Some(ms(sent.elapsed()));
+        let selected = match &outcome {
+            NegotiationOutcome::Selected { selected, .. } => Protocol::from_selected(*selected),
+            _ => None,
+        };
+        match selected.filter(|p| with_tls && p.uses_tls()) {
+            Some(p) => tls_step(&mut a, stream, p, tls_name, io_deadline).await,
+            None => a.ok = true,
         }
+    } else {
+        let timed_out = matches!(outcome, NegotiationOutcome::TimedOut { .. });
+        a.fail(PhaseName::X224, text::negotiation(&outcome), timed_out);
     }
     let info = tap.info();
     a.rtt_ms = info.map(|i| i.rtt_ms);
     a.retransmits = info.map(|i| i.retransmits_total).unwrap_or(0);
-    a.ok = true;
     a.handshake_ms = ms(t.elapsed());
     (a, info)
+}
+
+/// The TLS handshake of one attempt.
+async fn tls_step(
+    a: &mut Attempt,
+    stream: TcpStream,
+    p: Protocol,
+    tls_name: &str,
+    deadline: Duration,
+) {
+    let start = Instant::now();
+    let (facts, tls) = tls_handshake(stream, tls_name, deadline).await;
+    if tls.is_some() {
+        a.tls_ms = Some(ms(start.elapsed()));
+        a.ok = true;
+        return;
+    }
+    let e = facts.failure.as_ref().map(text::tls).unwrap_or_default();
+    a.fail(
+        PhaseName::Tls,
+        format!("TLS ({}): {e}", p.name()),
+        facts.timed_out(),
+    );
 }
 
 /// The repeated handshakes, one after another, inside what is left of the

@@ -108,7 +108,7 @@ pub struct MssRetry {
 }
 
 /// One repeated handshake.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Attempt {
     pub ok: bool,
     /// Where it failed.
@@ -124,6 +124,16 @@ pub struct Attempt {
     pub handshake_ms: f64,
     pub rtt_ms: Option<f64>,
     pub retransmits: u32,
+}
+
+impl Attempt {
+    /// Marks the attempt failed at `phase`.
+    pub(crate) fn fail(&mut self, phase: PhaseName, error: String, timed_out: bool) {
+        self.ok = false;
+        self.failed_at = Some(phase);
+        self.error = Some(error);
+        self.timed_out = timed_out;
+    }
 }
 
 /// Minimum, median and maximum of a series.

@@ -13,6 +13,13 @@ use crate::text;
 use crate::wire::ntlm;
 use crate::wire::x224::Protocol;
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// Largest TSRequest accepted from the server.
 const MAX_TS_REQUEST: usize = 64 * 1024;
 
@@ -74,6 +81,8 @@ pub(super) async fn phase(
     }
     let t = Instant::now();
     let result = credssp_ntlm(&mut tls, ctx.budget.cap(ctx.opts.io_timeout)).await;
+    // This machine's clock, read when the CHALLENGE (and its timestamp) arrived.
+    let local_unix = unix_now();
     let timed_out = matches!(result, Err(CredsspFailure::Timeout { .. }));
     report
         .path
@@ -109,7 +118,13 @@ pub(super) async fn phase(
         evidence,
     });
     match result {
-        Ok(info) => report.ntlm = Some(info),
+        Ok(info) => {
+            report.clock = info.server_time_unix.map(|server_unix| ClockReading {
+                server_unix,
+                local_unix,
+            });
+            report.ntlm = Some(info);
+        }
         Err(e) => report.credssp_error = Some(e),
     }
 }

@@ -3,6 +3,8 @@
 
 mod credssp;
 mod dns;
+mod mcs;
+mod old_tls;
 mod tcp;
 pub(crate) mod tls;
 pub(crate) mod x224;
@@ -14,6 +16,7 @@ use tokio::net::TcpStream;
 
 use crate::report::*;
 use crate::target::{BadTarget, Target};
+use crate::wire::x224::Protocol;
 
 pub(crate) use tcp::{classify_connect_error, connect};
 pub(crate) use tls::{tls_config, tls_handshake};
@@ -98,6 +101,7 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
     let budget = Budget::new(opts.total_budget);
     let mut report = probe_phases(target, opts, &budget).await?;
     crate::path::after_probe(&mut report, opts, &budget).await;
+    report.clients = crate::rules::clients::table(&report);
     report.total_ms = ms(budget.start.elapsed());
     Ok(report)
 }
@@ -144,8 +148,12 @@ async fn run_phases(report: &mut ProbeReport, ctx: &Ctx<'_>) {
         return;
     };
     let (tls, tap) = tls::phase(report, ctx, stream, protocol).await;
-    if let (Some(tls), Some(tap)) = (tls, tap) {
-        credssp::phase(report, ctx, tls, tap, protocol).await;
+    match (tls, tap) {
+        (Some(tls), Some(tap)) if protocol == Protocol::Tls => {
+            mcs::phase(report, ctx, tls, tap, protocol).await
+        }
+        (Some(tls), Some(tap)) => credssp::phase(report, ctx, tls, tap, protocol).await,
+        _ => old_tls::phase(report, ctx).await,
     }
 }
 

@@ -1,10 +1,13 @@
 //! The rules: small pure functions from a [`ProbeReport`] to model findings,
 //! one module per layer. They read typed outcomes only, never message text.
 
+pub mod clients;
 mod connect;
 mod negotiation;
 mod network;
+mod old_tls;
 mod path;
+mod session;
 mod tls;
 
 use rdp_doctor_model::{Evidence, Finding, Machine, PhaseName, Remedy};
@@ -19,11 +22,41 @@ pub(crate) fn all(r: &ProbeReport) -> Vec<Finding> {
     tls::rules(r, &mut out);
     tls::identity_and_budget_rules(r, &mut out);
     path::rules(r, &mut out);
+    session::rules(r, &mut out);
+    out.extend(clients_refused(r));
     out.extend(connect::rule(r));
     for f in &mut out {
         dedupe(&mut f.evidence);
     }
     out
+}
+
+/// Some common clients cannot connect with their defaults.
+fn clients_refused(r: &ProbeReport) -> Option<Finding> {
+    let refused: Vec<&clients::ClientVerdict> = r
+        .clients
+        .iter()
+        .filter(|c| c.connects == Some(false))
+        .collect();
+    if refused.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = refused.iter().map(|c| c.client).collect();
+    let evidence = refused.iter().map(|c| {
+        Evidence::probe(
+            PhaseName::Tls,
+            format!("{}: {} ({})", c.client, c.reasons.join("; "), c.sources.join(", ")),
+        )
+    });
+    Some(
+        Finding::new(
+            rdp_doctor_model::FindingId::ClientsCannotConnect,
+            rdp_doctor_model::Severity::Warning,
+            format!("{} of {} common clients cannot connect with their defaults: {}", refused.len(), r.clients.len(), names.join(", ")),
+        )
+        .evidences(evidence)
+        .remedy(advice("Serve TLS 1.2 with an RSA key of 2048 bits or more signed with SHA-256, and offer TLS (not only Standard RDP Security)")),
+    )
 }
 
 /// The phase's own evidence: its summary with time and kernel byte counts,
@@ -65,6 +98,16 @@ pub(crate) fn dedupe(evidence: &mut Vec<Evidence>) {
 /// A command run on the host.
 pub(crate) fn on_host(title: &str, command: &str) -> Remedy {
     Remedy::run(title, Machine::Host, command)
+}
+
+/// A host registry change (rendered for the live host or a rescued disk's hives).
+pub(crate) fn set_on_host(title: &str, key: &str, name: &str, value: u32) -> Remedy {
+    Remedy::new(title, "").action(rdp_doctor_model::Action::SetValue {
+        root: rdp_doctor_model::Root::System,
+        key: key.into(),
+        name: name.into(),
+        data: rdp_doctor_model::Data::Dword(value),
+    })
 }
 
 /// A command run on the client.

@@ -2,7 +2,7 @@
 
 use rdp_doctor_model::{Evidence, Finding, FindingId, PhaseName, Severity};
 
-use super::{advice, on_host, phase_evidence};
+use super::{advice, on_host, phase_evidence, set_on_host};
 use crate::report::*;
 use crate::text;
 use crate::wire::x224::Protocol;
@@ -83,7 +83,7 @@ fn answer_rule(outcome: &NegotiationOutcome, supported: &[Protocol]) -> Option<F
             Severity::Warning,
             "the server only offers Standard RDP Security (no TLS, no NLA)",
         )
-        .remedy(on_host("Negotiate TLS (SecurityLayer=1) and give the listener a certificate", "Set-ItemProperty 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp' SecurityLayer 1")),
+        .remedy(set_on_host("Negotiate TLS (SecurityLayer=1) and give the listener a certificate", "CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp", "SecurityLayer", 1)),
         NegotiationOutcome::Selected { .. } => return None,
     })
 }
@@ -99,7 +99,7 @@ fn nla_not_offered(supported: &[Protocol]) -> Finding {
         PhaseName::X224,
         format!("supported: {}", names.join(", ")),
     ))
-    .remedy(on_host("Require NLA on the RDP-Tcp listener", "Set-ItemProperty 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp' UserAuthentication 1"))
+    .remedy(set_on_host("Require NLA on the RDP-Tcp listener", "CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp", "UserAuthentication", 1))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use rdp_doctor_model::{Evidence, Finding, FindingId, PhaseName, Remedy, Severity};
 
-use super::{advice, on_client, on_host, phase_evidence};
+use super::{advice, on_client, on_host, phase_evidence, set_on_host};
 use crate::report::*;
 
 pub(super) fn rules(r: &ProbeReport, out: &mut Vec<Finding>) {
@@ -54,7 +54,7 @@ fn tcp_failure(r: &ProbeReport) -> Option<Finding> {
             format!("nothing accepts connections on port {} (refused)", r.port),
         )
         .remedy(on_host("Is TermService running and the listener on this port?", "qwinsta; Get-Service TermService"))
-        .remedy(on_host("If Remote Desktop is off, turn it on", "Set-ItemProperty 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server' fDenyTSConnections 0"))
+        .remedy(set_on_host("If Remote Desktop is off, turn it on", "CurrentControlSet\\Control\\Terminal Server", "fDenyTSConnections", 0))
         .remedy(advice("Check the host's firewall for an inbound rule allowing TCP to this port (rdp-doctor host check)")),
         // Filtered never connects; when repeated handshakes did, the path loses packets (PATH002).
         TcpOutcome::TimedOut if !super::path::connects_sometimes(r) => Finding::new(

@@ -2,7 +2,7 @@
 
 use rdp_doctor_model::{Evidence, Finding, FindingId, PhaseName, Severity};
 
-use super::{advice, on_host, phase_evidence};
+use super::{advice, on_host, phase_evidence, set_on_host};
 use crate::report::*;
 
 pub(super) fn rules(r: &ProbeReport, out: &mut Vec<Finding>) {
@@ -11,7 +11,12 @@ pub(super) fn rules(r: &ProbeReport, out: &mut Vec<Finding>) {
     if let Some(failure) = &tls.failure {
         // A stall or a cut on the path (path rules), not the certificate.
         if tls.chain.is_empty() && !super::path::explains_tls_failure(r) {
-            out.push(handshake_failure(failure).evidences(ev.clone()));
+            let scan = r.tls_scan.as_ref();
+            let found = scan
+                .and_then(super::old_tls::finding)
+                .unwrap_or_else(|| handshake_failure(failure));
+            let scan_ev = scan.map(super::old_tls::evidence).unwrap_or_default();
+            out.push(found.evidences(ev.clone()).evidences(scan_ev));
         }
         if tls.chain.is_empty() {
             return;
@@ -32,7 +37,7 @@ fn handshake_failure(failure: &TlsFailure) -> Finding {
             "no common TLS version or cipher with the server",
         )
         .remedy(advice("This probe speaks TLS 1.2 and 1.3 only: a server limited to TLS 1.0/1.1 is refused by current clients too"))
-        .remedy(on_host("Enable TLS 1.2 for the server", "New-Item 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server' -Force | New-ItemProperty -Name Enabled -Value 1 -PropertyType DWord -Force")),
+        .remedy(set_on_host("Enable TLS 1.2 for the server", "CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server", "Enabled", 1)),
         _ => Finding::new(
             FindingId::TlsFailsAfterX224,
             Severity::Error,

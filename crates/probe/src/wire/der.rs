@@ -51,7 +51,9 @@ pub fn frame_len(data: &[u8]) -> Option<usize> {
         return Some(0);
     }
     let bytes = data.get(2..2 + n)?;
-    let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+    let len = bytes
+        .iter()
+        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
     Some(2 + n + len)
 }
 

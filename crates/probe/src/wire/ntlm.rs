@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use super::der::{encode as der, read as read_tlv};
 pub use super::der::frame_len as der_frame_len;
+use super::der::{encode as der, read as read_tlv};
 
 /// NEGOTIATE flags: UNICODE, REQUEST_TARGET, NTLM, ALWAYS_SIGN,
 /// EXTENDED_SESSIONSECURITY, VERSION, 128, KEY_EXCH, 56.

@@ -31,9 +31,14 @@ fn outcome(report: &Report) -> Outcome {
     }
 }
 
-pub(super) fn check(json: bool) -> Result<Outcome> {
+pub(super) fn check(json: bool, user: Option<&str>) -> Result<Outcome> {
     let reg = open(live::NOT_WINDOWS)?;
-    let report = live::check(&reg).map_err(host_err)?;
+    let mut report = live::check(&reg).map_err(host_err)?;
+    if let Some(user) = user {
+        let now = u64::try_from(rdp_doctor_host::cert::now()).unwrap_or(0);
+        let accounts = rdp_doctor_host::accounts::live::check(user, now).map_err(host_err)?;
+        report.extend(accounts, "this host's registry");
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
@@ -45,7 +50,7 @@ pub(super) fn check(json: bool) -> Result<Outcome> {
     Ok(outcome(&report))
 }
 
-/// The JSON document of `host fix --live` (schema rdp-doctor.host-fix/v1, as
+/// The JSON document of `host fix --live` (schema rdp-doctor.host-fix/v2, as
 /// offline, with the values changed instead of the files).
 #[derive(Serialize)]
 struct FixDoc<'a> {
