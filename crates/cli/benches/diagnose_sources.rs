@@ -8,6 +8,7 @@
 //! reader of one source only).
 //!
 //! Run: cargo bench -p rdp-doctor --bench diagnose_sources
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,4 +1,5 @@
 //! `rdp-doctor client` and `host --collected` as a user runs them, on real hives.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -8,30 +9,13 @@ fn data(rel: &str) -> PathBuf {
 }
 
 fn unxz(path: &Path) -> Vec<u8> {
-    let packed = std::fs::read(path).expect("test data");
-    let mut out = Vec::new();
-    lzma_xz(&packed, &mut out);
-    out
-}
-
-/// xz through the xz tool (no decompression crate in this crate's tests).
-fn lzma_xz(packed: &[u8], out: &mut Vec<u8>) {
-    use std::io::Write;
-    let mut child = Command::new("xz")
-        .args(["-dc"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
+    let out = Command::new("xz")
+        .arg("-dc")
+        .arg(path)
+        .output()
         .expect("xz is installed");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(packed)
-        .expect("write");
-    let o = child.wait_with_output().expect("xz");
-    assert!(o.status.success());
-    out.extend(o.stdout);
+    assert!(out.status.success(), "xz -dc {}", path.display());
+    out.stdout
 }
 
 fn run(args: &[&str], paths: &[&Path]) -> Output {
@@ -51,7 +35,10 @@ fn software(dir: &Path) -> PathBuf {
     let key = "Policies\\Microsoft\\Windows NT\\Terminal Services\\Client";
     let parts: Vec<&str> = key.split('\\').collect();
     for n in 1..=parts.len() {
-        text.push_str(&format!("[HKEY_LOCAL_MACHINE\\SOFTWARE\\{}]\n", parts[..n].join("\\")));
+        text.push_str(&format!(
+            "[HKEY_LOCAL_MACHINE\\SOFTWARE\\{}]\n",
+            parts[..n].join("\\")
+        ));
         if n == parts.len() {
             text.push_str("\"fClientDisableUDP\"=dword:00000001\n");
         }
@@ -64,7 +51,11 @@ fn software(dir: &Path) -> PathBuf {
         .arg(&reg)
         .output()
         .expect("hivexregedit");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     hive
 }
 
@@ -74,7 +65,12 @@ fn check_fix_and_undo_on_a_software_hive() {
     let sw = software(dir.path());
     let before = std::fs::read(&sw).expect("read");
     let out = run(&["client", "check", "--json", "--software"], &[&sw]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["schema"], "rdp-doctor.client-check/v1");
     assert_eq!(v["findings"][0]["id"], "CLIENT001");
@@ -86,22 +82,41 @@ fn check_fix_and_undo_on_a_software_hive() {
     assert_eq!(std::fs::read(&sw).expect("read"), before);
 
     let backup = dir.path().join("backup");
-    let out = run(&["client", "fix", "--udp-on", "--apply", "--backup-dir"], &[&backup, Path::new("--software"), &sw]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        &["client", "fix", "--udp-on", "--apply", "--backup-dir"],
+        &[&backup, Path::new("--software"), &sw],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = Command::new("hivexget")
         .arg(&sw)
-        .args(["Policies\\Microsoft\\Windows NT\\Terminal Services\\Client", "fClientDisableUDP"])
+        .args([
+            "Policies\\Microsoft\\Windows NT\\Terminal Services\\Client",
+            "fClientDisableUDP",
+        ])
         .output()
         .expect("hivexget");
     assert!(!got.status.success(), "the value is gone");
     let out = run(&["client", "undo"], &[&backup]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(&sw).expect("read"), before, "byte for byte");
 
     // Without any source: a usage error.
     assert_eq!(run(&["client", "check"], &[]).status.code(), Some(2));
     // Without --software, fix has nothing to change.
-    assert_eq!(run(&["client", "fix", "--tcp-only"], &[]).status.code(), Some(2));
+    assert_eq!(
+        run(&["client", "fix", "--tcp-only"], &[]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -110,8 +125,15 @@ fn host_check_reads_a_collected_folder_as_the_hive_itself() {
     let hives = dir.path().join("evidence/hives");
     std::fs::create_dir_all(&hives).expect("mkdir");
     let system = hives.join("SYSTEM");
-    std::fs::write(&system, unxz(&data("regf/tests/data/regipy_SYSTEM_win7_32bit.xz"))).expect("write");
-    let via = run(&["host", "check", "--json", "--collected"], &[&dir.path().join("evidence")]);
+    std::fs::write(
+        &system,
+        unxz(&data("regf/tests/data/regipy_SYSTEM_win7_32bit.xz")),
+    )
+    .expect("write");
+    let via = run(
+        &["host", "check", "--json", "--collected"],
+        &[&dir.path().join("evidence")],
+    );
     let direct = run(&["host", "check", "--json", "--system"], &[&system]);
     assert_eq!(via.status.code(), direct.status.code());
     let ids = |o: &Output| {
@@ -125,6 +147,11 @@ fn host_check_reads_a_collected_folder_as_the_hive_itself() {
     assert_eq!(out.status.code(), Some(2));
     // Collecting needs the Windows host.
     if !cfg!(windows) {
-        assert_eq!(run(&["host", "collect", "-o"], &[&dir.path().join("x")]).status.code(), Some(2));
+        assert_eq!(
+            run(&["host", "collect", "-o"], &[&dir.path().join("x")])
+                .status
+                .code(),
+            Some(2)
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `rdp-doctor diagnose` as a user runs it: one diagnosis from every source,
 //! against real peers on loopback (a closed port, xrdp, the FreeRDP shadow
 //! server), real hives with values written by hivexregedit, and real event logs.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! broken copies made with the hive editor are found, fixed, read back by
 //! independent readers (hivex, regipy, python-registry) and restored byte for
 //! byte; a kill -9 at any moment leaves the original or the fixed file.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

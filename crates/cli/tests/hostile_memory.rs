@@ -2,6 +2,7 @@
 //! deadline with a finding and its peak memory stays small, however much the
 //! server pushes. (Scripted listeners: no real RDP server floods on purpose; the
 //! X.224 Connection Confirm is the one from [MS-RDPBCGR] 4.1.2 selecting TLS.)
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,4 +1,5 @@
 //! `rdp-doctor logs` as a user runs it on exported logs.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,6 +2,7 @@
 //! from a real probe of xrdp, with repeated handshakes and a hostile .rdp file, and
 //! the event-log page of real exported logs. The DOM Chromium builds is checked, and
 //! a screenshot is taken (kept under the target directory for people to look at).
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -78,6 +79,7 @@ fn probe_facts(r: &ProbeReport) -> ProbeFacts {
         findings: rdp_doctor_probe::diagnose::diagnose(r.clone()).findings,
         repeated: r.path.repeat.as_ref().map(|s| s.requested as usize),
         with_credentials: r.connection.is_some(),
+        nla_required: false,
     }
 }
 

@@ -1,6 +1,7 @@
 //! `rdp-doctor scan` over 1,000 probes of local targets: xrdp servers on
 //! several loopback addresses, closed ports, and filtered addresses in a
 //! namespace of the test's own. Every result must be the right one, in bounded time.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::collections::HashMap;
 use std::process::Command;

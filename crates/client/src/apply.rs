@@ -89,7 +89,9 @@ fn verify(before: &[u8], after: &[u8], plan: &Plan) -> Result<(), Error> {
             Op::Remove => got.is_none(),
         };
         if !ok {
-            return Err(Error(format!("{key}\\{name} does not read back as planned")));
+            return Err(Error(format!(
+                "{key}\\{name} does not read back as planned"
+            )));
         }
     }
     Ok(())
@@ -173,7 +175,9 @@ pub fn apply(software: &Path, plan: &Plan, backup_dir: &Path) -> Result<Applied,
         .map_err(Error::from)
         .and_then(|b| {
             if host_apply::sha256_hex(&b) != file.sha256_after {
-                return Err(Error("the file does not read back as written (SHA-256 differs)".into()));
+                return Err(Error(
+                    "the file does not read back as written (SHA-256 differs)".into(),
+                ));
             }
             verify(input.current(), &b, plan)
         });
@@ -197,7 +201,8 @@ pub fn apply(software: &Path, plan: &Plan, backup_dir: &Path) -> Result<Applied,
 /// The kind of backup in `dir`: its manifest's schema.
 pub fn backup_schema(dir: &Path) -> Result<String, Error> {
     let path = dir.join(MANIFEST);
-    let text = fs::read(&path).map_err(|e| Error(format!("cannot read {}: {e}", path.display())))?;
+    let text =
+        fs::read(&path).map_err(|e| Error(format!("cannot read {}: {e}", path.display())))?;
     let v: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| Error(format!("{} is not a backup manifest: {e}", path.display())))?;
     v.get("schema")

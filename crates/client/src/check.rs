@@ -77,7 +77,10 @@ pub fn check(reg: Option<&dyn ClientRegistry>, files: &Files) -> Result<Report, 
     Ok(Report {
         schema: SCHEMA,
         facts,
-        default_rdp: rdp_file.as_deref().map(Path::display).map(|d| d.to_string()),
+        default_rdp: rdp_file
+            .as_deref()
+            .map(Path::display)
+            .map(|d| d.to_string()),
         disconnects: merged,
         findings,
     })

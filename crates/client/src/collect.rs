@@ -57,12 +57,18 @@ pub fn log_file_name(channel: &str) -> String {
 }
 
 fn security_query() -> String {
-    let ids: Vec<String> = SECURITY_EVENTS.iter().map(|i| format!("EventID={i}")).collect();
+    let ids: Vec<String> = SECURITY_EVENTS
+        .iter()
+        .map(|i| format!("EventID={i}"))
+        .collect();
     format!("*[System[({})]]", ids.join(" or "))
 }
 
 fn system_query() -> String {
-    let p: Vec<String> = SYSTEM_PROVIDERS.iter().map(|p| format!("@Name='{p}'")).collect();
+    let p: Vec<String> = SYSTEM_PROVIDERS
+        .iter()
+        .map(|p| format!("@Name='{p}'"))
+        .collect();
     format!("*[System[Provider[{}]]]", p.join(" or "))
 }
 
@@ -87,7 +93,12 @@ pub fn steps(dir: &str, accounts: bool) -> Vec<Step> {
     }
     let mut log = |channel: &str, query: Option<String>| {
         let file = format!("{LOGS}/{}", log_file_name(channel));
-        let mut args = vec!["epl".into(), channel.to_string(), win(&file), "/ow:true".into()];
+        let mut args = vec![
+            "epl".into(),
+            channel.to_string(),
+            win(&file),
+            "/ow:true".into(),
+        ];
         let mut source = channel.to_string();
         if let Some(q) = query {
             source = format!("{channel} filtered: {q}");
@@ -133,7 +144,9 @@ pub fn never_collected(accounts: bool) -> Vec<LeftOut> {
 /// The DER certificates of the Remote Desktop store in a SOFTWARE hive, by thumbprint.
 pub fn certificates(software: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let hive = Hive::new(software).map_err(|e| Error(format!("SOFTWARE hive: {e}")))?;
-    let root = hive.root().map_err(|e| Error(format!("SOFTWARE hive: {e}")))?;
+    let root = hive
+        .root()
+        .map_err(|e| Error(format!("SOFTWARE hive: {e}")))?;
     let Some(store) = root
         .path(RD_STORE)
         .map_err(|e| Error(format!("SOFTWARE hive: {e}")))?
@@ -215,8 +228,17 @@ pub fn collect(dir: &Path, accounts: bool) -> Result<Manifest, Error> {
     if let Ok(sw) = std::fs::read(dir.join(HIVES).join("SOFTWARE")) {
         for (thumb, der) in certificates(&sw)? {
             let file = format!("{CERTIFICATES}/{thumb}.cer");
-            rdp_doctor_host::atomic::write(&dir.join(&file), &der, rdp_doctor_host::atomic::Existing::Refuse)?;
-            items.push(item(dir, &file, "certificate", format!("HKLM\\SOFTWARE\\{RD_STORE}\\{thumb}"))?);
+            rdp_doctor_host::atomic::write(
+                &dir.join(&file),
+                &der,
+                rdp_doctor_host::atomic::Existing::Refuse,
+            )?;
+            items.push(item(
+                dir,
+                &file,
+                "certificate",
+                format!("HKLM\\SOFTWARE\\{RD_STORE}\\{thumb}"),
+            )?);
         }
     }
     let manifest = Manifest {
@@ -230,7 +252,11 @@ pub fn collect(dir: &Path, accounts: bool) -> Result<Manifest, Error> {
     let mut text =
         serde_json::to_vec_pretty(&manifest).map_err(|e| Error(format!("manifest: {e}")))?;
     text.push(b'\n');
-    rdp_doctor_host::atomic::write(&dir.join(MANIFEST), &text, rdp_doctor_host::atomic::Existing::Refuse)?;
+    rdp_doctor_host::atomic::write(
+        &dir.join(MANIFEST),
+        &text,
+        rdp_doctor_host::atomic::Existing::Refuse,
+    )?;
     Ok(manifest)
 }
 
@@ -241,10 +267,18 @@ mod tests {
     #[test]
     fn the_steps_export_hives_and_filtered_logs_and_accounts_only_when_asked() {
         let s = steps("C:\\out", false);
-        assert_eq!(s[0].args, ["save", "HKLM\\SYSTEM", "C:\\out\\hives\\SYSTEM", "/y"]);
+        assert_eq!(
+            s[0].args,
+            ["save", "HKLM\\SYSTEM", "C:\\out\\hives\\SYSTEM", "/y"]
+        );
         assert!(!s.iter().any(|x| x.source.contains("SAM")));
-        assert!(steps("C:\\out", true).iter().any(|x| x.source == "HKLM\\SECURITY"));
-        let sec = s.iter().find(|x| x.args[1] == "Security").expect("Security");
+        assert!(steps("C:\\out", true)
+            .iter()
+            .any(|x| x.source == "HKLM\\SECURITY"));
+        let sec = s
+            .iter()
+            .find(|x| x.args[1] == "Security")
+            .expect("Security");
         assert!(sec.args.last().is_some_and(|q| q.contains("EventID=4625")));
         let rcm = s
             .iter()
@@ -254,7 +288,9 @@ mod tests {
             rcm.file,
             "logs/Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx"
         );
-        assert!(never_collected(false).iter().any(|l| l.what.contains("SAM")));
+        assert!(never_collected(false)
+            .iter()
+            .any(|l| l.what.contains("SAM")));
         assert!(!never_collected(true).iter().any(|l| l.what.contains("SAM")));
     }
 }

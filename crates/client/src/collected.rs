@@ -123,7 +123,10 @@ pub fn paths(dir: &Path) -> Result<CollectedPaths, Error> {
             .filter(|p| p.is_file())
     };
     let logs = entry(dir, LOGS).filter(|p| p.is_dir());
-    let evtx = logs.as_deref().map(|l| files_with(l, "evtx")).unwrap_or_default();
+    let evtx = logs
+        .as_deref()
+        .map(|l| files_with(l, "evtx"))
+        .unwrap_or_default();
     let certificates = entry(dir, CERTIFICATES)
         .map(|c| files_with(&c, "cer"))
         .unwrap_or_default();

@@ -99,7 +99,10 @@ pub fn finding(list: &[Disconnect]) -> Option<Finding> {
                 namespace: "disconnect_reason".into(),
                 code: d.code,
                 name: d.name.clone().unwrap_or_else(|| "unknown".into()),
-                meaning: d.meaning.clone().unwrap_or_else(|| "not in the tables".into()),
+                meaning: d
+                    .meaning
+                    .clone()
+                    .unwrap_or_else(|| "not in the tables".into()),
             })
             .evidence(Evidence::Events {
                 event_ids: vec![1026],
@@ -117,7 +120,8 @@ pub fn finding(list: &[Disconnect]) -> Option<Finding> {
 
 /// The disconnects in one exported .evtx file.
 pub fn read_file(path: &std::path::Path) -> Result<Vec<Disconnect>, Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error(format!("cannot read {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error(format!("cannot read {}: {e}", path.display())))?;
     let events = rdp_doctor_events::read_evtx(&bytes)
         .map_err(|e| Error(format!("{}: {e}", path.display())))?;
     Ok(disconnects(&events.events))
@@ -136,7 +140,9 @@ mod tests {
             computer: "PC".into(),
             time: format!("t{record}"),
             time_unix: record as f64,
-            fields: [("Value".to_string(), value.to_string())].into_iter().collect(),
+            fields: [("Value".to_string(), value.to_string())]
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -151,7 +157,10 @@ mod tests {
         ]);
         assert_eq!(list.len(), 2);
         assert_eq!((list[0].code, list[0].count, list[0].error), (2, 1, false));
-        assert_eq!((list[1].code, list[1].count, list[1].error), (0x904, 2, true));
+        assert_eq!(
+            (list[1].code, list[1].count, list[1].error),
+            (0x904, 2, true)
+        );
         assert_eq!(list[1].records, [2, 4]);
         let f = finding(&list).expect("finding");
         assert_eq!(f.severity, Severity::Warning);

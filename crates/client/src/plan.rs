@@ -141,7 +141,11 @@ fn credssp_change(f: &ClientFacts, want: Oracle) -> Option<(Change, bool)> {
     // Absent means Mitigated: writing 1 changes nothing in effect but records the choice.
     let downgrade = want > oracle_in_effect(&f.oracle);
     let mut remedy = Remedy::new(
-        format!("Set the client's CredSSP policy to {} ({})", want.name(), want as u32),
+        format!(
+            "Set the client's CredSSP policy to {} ({})",
+            want.name(),
+            want as u32
+        ),
         want.effect(),
     )
     .action(want.action());
@@ -242,7 +246,12 @@ mod tests {
     #[test]
     fn a_vulnerable_client_is_fixed_without_asking_and_others_are_left_alone() {
         let p = plan(&facts(None, Some(2)), &Options::default());
-        assert_eq!(p.changes[0].op, Op::Set { data: Data::Dword(1) });
+        assert_eq!(
+            p.changes[0].op,
+            Op::Set {
+                data: Data::Dword(1)
+            }
+        );
         assert!(plan(&facts(None, Some(0)), &Options::default()).is_empty());
         assert!(plan(&facts(None, None), &Options::default()).is_empty());
     }

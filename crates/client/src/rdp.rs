@@ -15,9 +15,11 @@ pub fn find_in_profile(profile: &Path) -> Option<PathBuf> {
     let mut at = profile.to_path_buf();
     for part in IN_PROFILE.split('/') {
         let entries = std::fs::read_dir(&at).ok()?;
-        let found = entries
-            .flatten()
-            .find(|e| e.file_name().to_str().is_some_and(|n| n.eq_ignore_ascii_case(part)))?;
+        let found = entries.flatten().find(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(part))
+        })?;
         at = found.path();
     }
     at.is_file().then_some(at)

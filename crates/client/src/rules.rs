@@ -136,8 +136,14 @@ pub fn credssp(f: &ClientFacts) -> Option<Finding> {
         Some(n) if Oracle::from_value(n).is_none() => {
             format!("AllowEncryptionOracle is {n}, not a documented level: Windows treats it as Mitigated")
         }
-        Some(_) => format!("AllowEncryptionOracle is {} ({})", level as u32, level.name()),
-        None => "AllowEncryptionOracle is not set: Mitigated, Windows' default since May 2018".into(),
+        Some(_) => format!(
+            "AllowEncryptionOracle is {} ({})",
+            level as u32,
+            level.name()
+        ),
+        None => {
+            "AllowEncryptionOracle is not set: Mitigated, Windows' default since May 2018".into()
+        }
     };
     let severity = if level == Oracle::Vulnerable {
         Severity::Warning
@@ -240,7 +246,9 @@ mod tests {
     fn tcp_only_is_reported_with_the_way_back() {
         let f = transport(&facts(Some(1), None)).expect("finding");
         assert!(f.title.contains("TCP only"), "{}", f.title);
-        assert!(matches!(&f.remedies[0].actions[0], Action::Run { command, .. } if command.contains("Remove-ItemProperty")));
+        assert!(
+            matches!(&f.remedies[0].actions[0], Action::Run { command, .. } if command.contains("Remove-ItemProperty"))
+        );
         let f = transport(&facts(None, None)).expect("finding");
         assert_eq!(f.remedies[0].actions, vec![tcp_only_action()]);
     }

@@ -1,6 +1,7 @@
 //! A collected folder, laid out by the test from real files, read the way
 //! `host check` and `logs` read a rescued disk; and the certificates
 //! `host collect` takes from a SOFTWARE hive.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::path::{Path, PathBuf};
 
@@ -28,11 +29,17 @@ fn a_collected_folder_is_read_as_a_rescued_disk() {
     let system = unxz(&data("../regf/tests/data/regipy_SYSTEM_win7_32bit.xz"));
     std::fs::write(d.join("hives/SYSTEM"), &system).expect("write");
     for (name, file) in [
-        ("szechuan_DC01_RDPClient_Operational.evtx.xz", "Microsoft-Windows-TerminalServices-RDPClient%4Operational.evtx"),
+        (
+            "szechuan_DC01_RDPClient_Operational.evtx.xz",
+            "Microsoft-Windows-TerminalServices-RDPClient%4Operational.evtx",
+        ),
         ("mdec_Security_4825_rdp_denied.evtx.xz", "Security.evtx"),
     ] {
-        std::fs::write(d.join("logs").join(file), unxz(&data(&format!("../events/tests/data/{name}"))))
-            .expect("write");
+        std::fs::write(
+            d.join("logs").join(file),
+            unxz(&data(&format!("../events/tests/data/{name}"))),
+        )
+        .expect("write");
     }
     let manifest = Manifest {
         schema: SCHEMA.into(),
@@ -42,7 +49,11 @@ fn a_collected_folder_is_read_as_a_rescued_disk() {
         items: Vec::new(),
         left_out: Vec::new(),
     };
-    std::fs::write(d.join("manifest.json"), serde_json::to_vec(&manifest).expect("json")).expect("write");
+    std::fs::write(
+        d.join("manifest.json"),
+        serde_json::to_vec(&manifest).expect("json"),
+    )
+    .expect("write");
 
     let p = paths(d).expect("paths");
     assert_eq!(p.system.as_deref(), Some(d.join("hives/SYSTEM").as_path()));
@@ -56,7 +67,12 @@ fn a_collected_folder_is_read_as_a_rescued_disk() {
     let direct_file = d.join("SYSTEM.direct");
     std::fs::write(&direct_file, &system).expect("write");
     let direct = rdp_doctor_host::check_offline(&direct_file, None, None).expect("check");
-    let ids = |r: &rdp_doctor_host::Report| r.findings.iter().map(|f| (f.id, f.severity)).collect::<Vec<_>>();
+    let ids = |r: &rdp_doctor_host::Report| {
+        r.findings
+            .iter()
+            .map(|f| (f.id, f.severity))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(&via), ids(&direct));
 
     // The logs folder reads as `logs DIR` reads it: the 4825 denial is found.
@@ -88,13 +104,18 @@ fn certificates_come_from_the_remote_desktop_store_without_keys() {
         blob.extend((bytes.len() as u32).to_le_bytes());
         blob.extend(bytes);
     }
-    let mut ed = HiveEditor::new(unxz(&data("../regf/tests/data/regipy_NTUSER_win7.xz"))).expect("hive");
+    let mut ed =
+        HiveEditor::new(unxz(&data("../regf/tests/data/regipy_NTUSER_win7.xz"))).expect("hive");
     let thumb = "CDA1B14F42C42129CEE2283CC219230DF5789DE4";
     ed.set_value(&format!("{RD_STORE}\\{thumb}"), "Blob", &Data::Binary(blob))
         .expect("set");
     // A subkey whose name is no thumbprint is never made a file name.
-    ed.set_value(&format!("{RD_STORE}\\not-hex"), "Blob", &Data::Binary(vec![1]))
-        .expect("set");
+    ed.set_value(
+        &format!("{RD_STORE}\\not-hex"),
+        "Blob",
+        &Data::Binary(vec![1]),
+    )
+    .expect("set");
     let sw = ed.finish();
     let got = certificates(&sw).expect("certificates");
     assert_eq!(got, vec![(thumb.to_string(), der)]);

@@ -3,6 +3,7 @@
 //! every value read is checked against an independent reader (hivexget,
 //! python regipy). Then fix --apply and undo on the file, and the client's
 //! RDPClient/Operational log.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +17,8 @@ use rdp_doctor_model::FindingId;
 use rdp_doctor_regf::Hive;
 
 const UDP_KEY: &str = "Policies\\Microsoft\\Windows NT\\Terminal Services\\Client";
-const ORACLE_KEY: &str = "Microsoft\\Windows\\CurrentVersion\\Policies\\System\\CredSSP\\Parameters";
+const ORACLE_KEY: &str =
+    "Microsoft\\Windows\\CurrentVersion\\Policies\\System\\CredSSP\\Parameters";
 
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -31,7 +33,10 @@ fn unxz(path: &Path) -> Vec<u8> {
 
 /// A .reg file setting `values` (key, line) with every parent key listed, as hivexregedit needs.
 fn reg_file(values: &[(&str, &str)]) -> String {
-    let mut out = vec!["Windows Registry Editor Version 5.00".to_string(), String::new()];
+    let mut out = vec![
+        "Windows Registry Editor Version 5.00".to_string(),
+        String::new(),
+    ];
     let mut seen: Vec<String> = Vec::new();
     for (key, line) in values {
         let parts: Vec<&str> = key.split('\\').collect();
@@ -55,7 +60,11 @@ fn reg_file(values: &[(&str, &str)]) -> String {
 /// A real hive's layout (regipy's NTUSER.DAT) with `values` merged by hivexregedit.
 fn software(dir: &Path, values: &[(&str, &str)]) -> PathBuf {
     let hive = dir.join("SOFTWARE");
-    std::fs::write(&hive, unxz(&data("../regf/tests/data/regipy_NTUSER_win7.xz"))).expect("write");
+    std::fs::write(
+        &hive,
+        unxz(&data("../regf/tests/data/regipy_NTUSER_win7.xz")),
+    )
+    .expect("write");
     let reg = dir.join("values.reg");
     std::fs::write(&reg, reg_file(values)).expect("write");
     let out = Command::new("hivexregedit")
@@ -64,7 +73,11 @@ fn software(dir: &Path, values: &[(&str, &str)]) -> PathBuf {
         .arg(&reg)
         .output()
         .expect("hivexregedit is installed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     hive
 }
 
@@ -104,9 +117,15 @@ fn policies_read_as_hivexget_reads_them() {
     let sw = software(dir.path(), &[TCP_ONLY, HOST_TCP, vulnerable()]);
     let f = facts_of(&sw);
     let num = |r: &rdp_doctor_client::facts::Read| r.number().map(|n| n.to_string());
-    assert_eq!(num(&f.disable_udp), hivexget(&sw, UDP_KEY, "fClientDisableUDP"));
+    assert_eq!(
+        num(&f.disable_udp),
+        hivexget(&sw, UDP_KEY, "fClientDisableUDP")
+    );
     assert_eq!(num(&f.disable_udp).as_deref(), Some("1"));
-    assert_eq!(num(&f.oracle), hivexget(&sw, ORACLE_KEY, "AllowEncryptionOracle"));
+    assert_eq!(
+        num(&f.oracle),
+        hivexget(&sw, ORACLE_KEY, "AllowEncryptionOracle")
+    );
     let st = f.select_transport.as_ref().expect("SelectTransport");
     assert_eq!(num(st), hivexget(&sw, HOST_TCP.0, "SelectTransport"));
 
@@ -116,7 +135,10 @@ fn policies_read_as_hivexget_reads_them() {
         .find(|x| x.id == FindingId::ClientTransportPolicy)
         .expect("CLIENT001");
     assert!(t.title.contains("TCP only"), "{}", t.title);
-    assert!(t.evidence.iter().any(|e| e.line().contains("SelectTransport = 0x00000001 (1)")));
+    assert!(t
+        .evidence
+        .iter()
+        .any(|e| e.line().contains("SelectTransport = 0x00000001 (1)")));
     let c = findings
         .iter()
         .find(|x| x.id == FindingId::ClientCredsspPolicy)
@@ -151,7 +173,11 @@ print(json.dumps([mru, servers]))
         .arg(hive)
         .output()
         .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
@@ -176,11 +202,14 @@ fn the_server_list_and_pinned_certificates_read_as_regipy_reads_them() {
     assert_eq!(ours, servers);
     assert_eq!(ours.iter().filter(|s| s.2.is_some()).count(), 1);
     let finding = rdp_doctor_client::rules::history(&f).expect("CLIENT003");
-    assert!(finding.title.contains("5 recent server(s)"), "{}", finding.title);
-    assert!(finding
-        .evidence
-        .iter()
-        .any(|e| e.line().contains("CertHash = F0CAB303AEEF9D77871D07953BCB60DC86E0F5E0")));
+    assert!(
+        finding.title.contains("5 recent server(s)"),
+        "{}",
+        finding.title
+    );
+    assert!(finding.evidence.iter().any(|e| e
+        .line()
+        .contains("CertHash = F0CAB303AEEF9D77871D07953BCB60DC86E0F5E0")));
 
     // A user who never used mstsc: an empty key, and nothing listed.
     let plain = unxz(&data("../regf/tests/data/regipy_NTUSER_win7.xz"));
@@ -209,8 +238,14 @@ fn tcp_only_is_applied_read_back_and_undone_byte_for_byte() {
     let backup = dir.path().join("backup");
     let applied = apply::apply(&sw, &p, &backup).expect("apply");
     assert_eq!(applied.file.sha256_before, before);
-    assert_eq!(hivexget(&sw, UDP_KEY, "fClientDisableUDP").as_deref(), Some("1"));
-    assert_eq!(hivexget(&sw, ORACLE_KEY, "AllowEncryptionOracle").as_deref(), Some("1"));
+    assert_eq!(
+        hivexget(&sw, UDP_KEY, "fClientDisableUDP").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        hivexget(&sw, ORACLE_KEY, "AllowEncryptionOracle").as_deref(),
+        Some("1")
+    );
     assert!(plan(&facts_of(&sw), &opts).is_empty());
 
     // A second fix into the same backup directory is refused before anything is written.
@@ -220,13 +255,22 @@ fn tcp_only_is_applied_read_back_and_undone_byte_for_byte() {
     apply::undo(&backup, false).expect("undo");
     assert_eq!(sha(&sw), before);
     assert_eq!(hivexget(&sw, UDP_KEY, "fClientDisableUDP"), None);
-    assert_eq!(hivexget(&sw, ORACLE_KEY, "AllowEncryptionOracle").as_deref(), Some("2"));
+    assert_eq!(
+        hivexget(&sw, ORACLE_KEY, "AllowEncryptionOracle").as_deref(),
+        Some("2")
+    );
 }
 
 #[test]
 fn udp_on_removes_the_policy_and_a_downgrade_waits_for_permission() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sw = software(dir.path(), &[TCP_ONLY, (ORACLE_KEY, "\"AllowEncryptionOracle\"=dword:00000000")]);
+    let sw = software(
+        dir.path(),
+        &[
+            TCP_ONLY,
+            (ORACLE_KEY, "\"AllowEncryptionOracle\"=dword:00000000"),
+        ],
+    );
     let before = sha(&sw);
     let f = facts_of(&sw);
     let opts = Options {
@@ -239,11 +283,23 @@ fn udp_on_removes_the_policy_and_a_downgrade_waits_for_permission() {
     assert_eq!(p.held.len(), 1, "0 -> 1 lowers security: held");
     apply::apply(&sw, &p, &dir.path().join("b1")).expect("apply");
     assert_eq!(hivexget(&sw, UDP_KEY, "fClientDisableUDP"), None);
-    assert_eq!(hivexget(&sw, ORACLE_KEY, "AllowEncryptionOracle").as_deref(), Some("0"));
-    let p = plan(&facts_of(&sw), &Options { allow_downgrade: true, ..opts });
+    assert_eq!(
+        hivexget(&sw, ORACLE_KEY, "AllowEncryptionOracle").as_deref(),
+        Some("0")
+    );
+    let p = plan(
+        &facts_of(&sw),
+        &Options {
+            allow_downgrade: true,
+            ..opts
+        },
+    );
     assert_eq!(p.changes.len(), 1);
     apply::apply(&sw, &p, &dir.path().join("b2")).expect("apply");
-    assert_eq!(hivexget(&sw, ORACLE_KEY, "AllowEncryptionOracle").as_deref(), Some("1"));
+    assert_eq!(
+        hivexget(&sw, ORACLE_KEY, "AllowEncryptionOracle").as_deref(),
+        Some("1")
+    );
     apply::undo(&dir.path().join("b2"), false).expect("undo 2");
     apply::undo(&dir.path().join("b1"), false).expect("undo 1");
     assert_eq!(sha(&sw), before);
@@ -255,7 +311,9 @@ fn the_rdpclient_log_gives_the_disconnect_code_as_python_evtx_reads_it() {
     let log = dir.path().join("RDPClient.evtx");
     std::fs::write(
         &log,
-        unxz(&data("../events/tests/data/szechuan_DC01_RDPClient_Operational.evtx.xz")),
+        unxz(&data(
+            "../events/tests/data/szechuan_DC01_RDPClient_Operational.evtx.xz",
+        )),
     )
     .expect("write");
     let script = r#"
@@ -273,7 +331,11 @@ print(json.dumps(codes))
         .arg(&log)
         .output()
         .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let theirs: Vec<u32> = serde_json::from_slice(&out.stdout).expect("json");
     let files = Files {
         evtx: vec![log],
@@ -292,6 +354,10 @@ print(json.dumps(codes))
         .iter()
         .find(|f| f.id == FindingId::ClientDisconnectCodes)
         .expect("CLIENT004");
-    assert_eq!(f.severity, rdp_doctor_model::Severity::Info, "2 is the user's own disconnect");
+    assert_eq!(
+        f.severity,
+        rdp_doctor_model::Severity::Info,
+        "2 is the user's own disconnect"
+    );
     assert!(!report.has_problem());
 }

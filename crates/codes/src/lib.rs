@@ -17,6 +17,8 @@
 //! assert_eq!(e.extended.unwrap().readings[0].name, "exDiscReasonServerDeniedConnection");
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod causes;
 pub mod compose;
 mod explain;

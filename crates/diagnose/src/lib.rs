@@ -12,6 +12,8 @@
 //! Every rule is a small pure function over typed facts; nothing here reads a
 //! message string, the clock or the filesystem.
 
+#![forbid(unsafe_code)]
+
 mod against;
 mod cross;
 mod next;

@@ -452,17 +452,33 @@ fn a_licensing_error_and_an_expired_grace_period_rank_licensing_first() {
 #[test]
 fn a_server_accepting_only_credssp_and_a_file_without_it() {
     let probe = ProbeFacts {
-        completed: vec![PhaseName::Dns, PhaseName::Tcp, PhaseName::X224, PhaseName::Tls, PhaseName::Credssp],
+        completed: vec![
+            PhaseName::Dns,
+            PhaseName::Tcp,
+            PhaseName::X224,
+            PhaseName::Tls,
+            PhaseName::Credssp,
+        ],
         nla_required: true,
         ..Default::default()
     };
     let file = ClientFacts {
-        credssp_disabled: Some(FileSetting { line: 2, text: "enablecredsspsupport:i:0".into() }),
+        credssp_disabled: Some(FileSetting {
+            line: 2,
+            text: "enablecredsspsupport:i:0".into(),
+        }),
         ..Default::default()
     };
-    let d = diagnose(&Inputs { probe: Some(probe.clone()), rdp_file: Some(file), ..Default::default() });
+    let d = diagnose(&Inputs {
+        probe: Some(probe.clone()),
+        rdp_file: Some(file),
+        ..Default::default()
+    });
     assert_eq!(top(&d), CauseId::SecurityLayerMismatch);
     // Without the file's line there is nothing to blame.
-    let d = diagnose(&Inputs { probe: Some(probe), ..Default::default() });
+    let d = diagnose(&Inputs {
+        probe: Some(probe),
+        ..Default::default()
+    });
     assert!(d.causes.is_empty());
 }

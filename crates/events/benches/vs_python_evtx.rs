@@ -2,6 +2,7 @@
 //! records), rdp-doctor's reader beside python-evtx on the same file, in one run.
 //!
 //! Run: cargo bench -p rdp-doctor-events --bench vs_python_evtx  (python-evtx from PyPI).
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::process::Command;
 use std::time::Instant;

@@ -10,6 +10,8 @@
 //! [`facts::Facts`] summarises every event per kind; [`rules`] turns the facts into
 //! [`rdp_doctor_model::Finding`]s; [`files::read_paths`] does the file I/O for the CLI.
 
+#![forbid(unsafe_code)]
+
 pub mod analysis;
 pub mod describe;
 pub mod event;

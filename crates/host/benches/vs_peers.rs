@@ -9,6 +9,7 @@
 //! built), else this bench binary re-run as a child (`--check HIVE`), which
 //! maps the hive and runs the same library entry point. Peak RSS is read with
 //! GNU time when installed (`/usr/bin/time -f %M`), else from wait4.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! old file or the new one, never half of one; a symlink at the target is
 //! replaced, never followed.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,7 +27,7 @@ fn parent(path: &Path) -> PathBuf {
 /// Syncs a directory, so a rename in it survives a crash.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     #[cfg(unix)]
-    File::open(dir)
+    fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error(format!("cannot sync the directory {}: {e}", dir.display())))?;
     #[cfg(not(unix))]

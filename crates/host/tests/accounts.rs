@@ -2,6 +2,7 @@
 //! compared with independent readers (python-registry, chntpw's samusrgrp and
 //! sampasswd, regipy's samparse), and the broken cases made from copies of the
 //! real hives by independent writers (hivexregedit, samusrgrp).
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 mod common;
 
@@ -18,7 +19,7 @@ use rdp_doctor_regf::Hive;
 /// 2026-01-01: Preston's account never expires, so any date works.
 const NOW: u64 = 1_767_225_600;
 
-fn tool(program: &str, args: &[&str]) -> String {
+fn require_tool(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
         .args(args)
         .output()
@@ -57,7 +58,7 @@ for k in r.open("Policy\\Accounts").subkeys():
     sid = names["Sid"].value("(default)").raw_data().hex() if "Sid" in names else ""
     print(k.name(), act, sid or "-")
 "#;
-    tool("python3", &["-c", script, hive.to_str().unwrap()])
+    require_tool("python3", &["-c", script, hive.to_str().unwrap()])
         .lines()
         .filter_map(|l| {
             let mut p = l.split_whitespace();
@@ -112,7 +113,7 @@ fn security_rights_are_what_python_registry_reads() {
 
 /// samusrgrp -L: (alias RID, member SID) pairs.
 fn chntpw_members(sam: &Path) -> Vec<(u32, String)> {
-    let mut out: Vec<(u32, String)> = tool("samusrgrp", &["-L", sam.to_str().unwrap()])
+    let mut out: Vec<(u32, String)> = require_tool("samusrgrp", &["-L", sam.to_str().unwrap()])
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
@@ -145,14 +146,14 @@ fn sam_groups_and_accounts_are_what_chntpw_and_regipy_read() {
     let groups = sam::read_groups(&hive, origin()).unwrap();
     assert_eq!(our_members(&groups), chntpw_members(&path));
     assert_eq!(groups.alias(0x22B).map(|a| a.members.len()), Some(0));
-    let machine = tool("samusrgrp", &["-s", path.to_str().unwrap()]);
+    let machine = require_tool("samusrgrp", &["-s", path.to_str().unwrap()]);
     assert_eq!(
         groups.domain.as_ref().map(Sid::to_string).as_deref(),
         Some(machine.trim())
     );
 
     // sampasswd -l: RID:name:admin:ACB (chntpw sets 0x8000 on a disabled or locked account).
-    let listed = tool("sampasswd", &["-l", path.to_str().unwrap()]);
+    let listed = require_tool("sampasswd", &["-l", path.to_str().unwrap()]);
     assert_eq!(listed.lines().count(), 3, "{listed}");
     for line in listed.lines() {
         let f: Vec<&str> = line.split(':').collect();
@@ -184,14 +185,14 @@ p.run()
 for e in p.entries:
     print(e["rid"], e["account_flags"], e["last_login"], e["password_last_set"], e["account_expires"], e["failed_login_count"])
 "#;
-    let regipy = tool("python3", &["-c", script, path.to_str().unwrap()]);
+    let regipy = require_tool("python3", &["-c", script, path.to_str().unwrap()]);
     let iso = |ft: u64| -> String {
         if ft == 0 || ft == sam::NEVER {
             return "None".into();
         }
         let secs = (ft / 10_000_000) as i64 - 11_644_473_600;
         let micros = (ft % 10_000_000) / 10;
-        let out = tool(
+        let out = require_tool(
             "date",
             &["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%S"],
         );
@@ -356,7 +357,7 @@ fn stale_deny(dir: &Path, security: &Path) -> PathBuf {
 @=hex(0):01,01,00,00,00,00,00,05,71,00,00,00
 ",
     );
-    tool(
+    require_tool(
         "hivexregedit",
         &[
             "--merge",
@@ -418,7 +419,7 @@ fn an_account_outside_the_remote_desktop_groups_is_told_to_join() {
     std::fs::copy(&r.sam, &sam).unwrap();
     // chntpw takes Preston out of Administrators: only Users is left, which
     // holds no Remote Desktop right in the real SECURITY hive.
-    tool(
+    require_tool(
         "samusrgrp",
         &["-r", "-u", "Preston", "-g", "0x220", sam.to_str().unwrap()],
     );
@@ -444,7 +445,7 @@ fn an_account_outside_the_remote_desktop_groups_is_told_to_join() {
 
     // Joining Remote Desktop Users (chntpw again) is enough, and our reading of
     // the C value chntpw rewrote agrees with chntpw's.
-    tool(
+    require_tool(
         "samusrgrp",
         &["-a", "-u", "Preston", "-g", "0x22b", sam.to_str().unwrap()],
     );

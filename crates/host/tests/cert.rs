@@ -1,6 +1,7 @@
 //! The Remote Desktop certificate store read from a SOFTWARE hive: blobs
 //! parsed (subject, dates, key container), keys looked up in MachineKeys,
 //! and garbage survived.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 mod common;
 

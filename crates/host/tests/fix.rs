@@ -1,5 +1,6 @@
 //! `host fix` through the library: broken copies of real hives are found,
 //! planned, applied, verified and undone byte for byte.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 mod common;
 

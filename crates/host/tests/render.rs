@@ -2,6 +2,7 @@
 //! writes every value type (long hex(2) wrapped as regedit wraps it, quotes,
 //! backslashes, deletions) into a copy of a real hive, and the hive reader
 //! finds exactly the data the actions hold.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 mod common;
 

@@ -11,6 +11,8 @@
 //!
 //! Pure: no I/O, no clock.
 
+#![forbid(unsafe_code)]
+
 pub mod action;
 pub mod cause;
 pub mod command;

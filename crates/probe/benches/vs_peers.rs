@@ -6,6 +6,7 @@
 //!
 //! Run: cargo bench -p rdp-doctor-probe --bench vs_peers  (needs root, xrdp,
 //! freerdp-shadow-cli, Xvfb, nmap, sslyze).
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::net::SocketAddr;
 use std::process::Command;

@@ -3,6 +3,7 @@
 //! passes the handshake and then loses or resets every packet is never
 //! "healthy". Kernel faults (iptables connbytes after N bytes) inside a
 //! namespace of the test's own, against real xrdp and the FreeRDP shadow server.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::time::Duration;
 
@@ -45,8 +46,8 @@ async fn mcs_round_trip_after_tls_against_xrdp() {
     if !require_tool("xrdp") {
         return;
     }
-    let server = Xrdp::start(SecurityLayer::Tls, CertCase::Valid("mcs.test".into()))
-        .expect("xrdp starts");
+    let server =
+        Xrdp::start(SecurityLayer::Tls, CertCase::Valid("mcs.test".into())).expect("xrdp starts");
     let d = run(&server.addr.to_string()).await;
     assert!(d.healthy, "{}: {:#?}", d.verdict, d.findings);
     let mcs = d.probe.phase(PhaseName::Mcs).expect("an MCS phase");
@@ -56,7 +57,11 @@ async fn mcs_round_trip_after_tls_against_xrdp() {
         "{:?}",
         d.probe.mcs
     );
-    let t = d.probe.path.traffic_of(PhaseName::Mcs).expect("MCS traffic");
+    let t = d
+        .probe
+        .path
+        .traffic_of(PhaseName::Mcs)
+        .expect("MCS traffic");
     assert!(
         t.counted && t.bytes_sent > 100 && t.bytes_received > 50,
         "{t:?}"
@@ -110,7 +115,14 @@ fn boundaries(clean: &ProbeReport, last: PhaseName) -> Vec<(&'static str, u64)> 
         ("X.224", handshake),
         ("TLS ClientHello", hello),
         ("TLS Finished", finished),
-        (if last == PhaseName::Mcs { "MCS" } else { "NTLM" }, after),
+        (
+            if last == PhaseName::Mcs {
+                "MCS"
+            } else {
+                "NTLM"
+            },
+            after,
+        ),
     ]
 }
 
@@ -124,8 +136,21 @@ fn sweep(bounds: &[(&'static str, u64)]) -> Vec<(&'static str, u64)> {
 
 fn connbytes_rule<'a>(port: &'a str, n: &'a str, reset: bool) -> Vec<&'a str> {
     let mut rule = vec![
-        "-A", "INPUT", "-p", "tcp", "--dport", port, "-m", "connbytes", "--connbytes", n,
-        "--connbytes-dir", "original", "--connbytes-mode", "bytes", "-j",
+        "-A",
+        "INPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        port,
+        "-m",
+        "connbytes",
+        "--connbytes",
+        n,
+        "--connbytes-dir",
+        "original",
+        "--connbytes-mode",
+        "bytes",
+        "-j",
     ];
     if reset {
         rule.extend(["REJECT", "--reject-with", "tcp-reset"]);
@@ -138,7 +163,11 @@ fn connbytes_rule<'a>(port: &'a str, n: &'a str, reset: bool) -> Vec<&'a str> {
 /// Runs the sweep against a server in `ns`; asserts every fault is named.
 async fn faults_are_never_healthy(ns: &Netns, target: &str, port: u16, last: PhaseName) {
     let clean = run(target).await;
-    assert!(clean.healthy, "clean run: {}: {:#?}", clean.verdict, clean.findings);
+    assert!(
+        clean.healthy,
+        "clean run: {}: {:#?}",
+        clean.verdict, clean.findings
+    );
     assert_eq!(
         clean.probe.phase(last).map(|p| p.status),
         Some(Status::Ok),
@@ -167,7 +196,10 @@ async fn faults_are_never_healthy(ns: &Netns, target: &str, port: u16, last: Pha
                 d.findings, d.probe.path.traffic
             );
             // Once the handshake is done, the finding names the phase after it.
-            let done = d.probe.phase(PhaseName::Tls).is_some_and(|p| p.status == Status::Ok);
+            let done = d
+                .probe
+                .phase(PhaseName::Tls)
+                .is_some_and(|p| p.status == Status::Ok);
             if done {
                 let f = f.expect("a finding");
                 let expected = if reset {

@@ -1,6 +1,7 @@
 //! A server limited to old TLS versions, told apart from a cipher mismatch by
 //! the probe's own ClientHellos: real xrdp with its own ssl_protocols and an
 //! OpenSSL security level low enough for TLS 1.0/1.1 (its own openssl.cnf).
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::time::Duration;
 
@@ -53,7 +54,9 @@ async fn tls_1_0_only_is_named_with_the_versions_and_suites() {
         assert!(f.title.contains(version.name()), "{}", f.title);
         let lines: Vec<String> = f.evidence.iter().map(|e| e.line()).collect();
         assert!(
-            lines.iter().any(|l| l.contains("the server accepts") && l.contains("TLS_")),
+            lines
+                .iter()
+                .any(|l| l.contains("the server accepts") && l.contains("TLS_")),
             "{lines:#?}"
         );
         eprintln!("{protocols}: {}; {lines:#?}", f.title);
@@ -65,7 +68,10 @@ async fn tls_1_2_with_only_old_suites_is_a_cipher_mismatch() {
     if !require_tool("xrdp") {
         return;
     }
-    let server = old_xrdp("TLSv1.2", Some("ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA"));
+    let server = old_xrdp(
+        "TLSv1.2",
+        Some("ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA"),
+    );
     let d = diagnose(
         rdp_doctor_probe::probe(&server.addr.to_string(), &options())
             .await
@@ -75,5 +81,9 @@ async fn tls_1_2_with_only_old_suites_is_a_cipher_mismatch() {
     assert_eq!(scan.versions, [TlsVersion::Tls12], "{scan:#?}");
     let f = &d.findings[0];
     assert_eq!(f.id, FindingId::TlsCipherMismatch, "{:#?}", d.findings);
-    assert!(f.title.contains("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"), "{}", f.title);
+    assert!(
+        f.title.contains("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"),
+        "{}",
+        f.title
+    );
 }

@@ -4,6 +4,7 @@
 //! (an MTU black hole, random loss, a connection limit). Each fault must
 //! yield the right top cause, within the probe's deadlines. Nothing here
 //! sleeps: every wait is the probe's own, bounded by its deadlines.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use rdp_doctor_model::FindingId;
 use rdp_doctor_probe::diagnose::phase_of;

@@ -6,6 +6,7 @@
 //! `tests/data/LICENSES.md`), its snSourceAck set to the SYN's initial sequence
 //! number as the specification requires. Blocked and rejected UDP come from
 //! iptables inside a network namespace of the test's own.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;

@@ -1,5 +1,6 @@
 //! The probe and diagnosis against real xrdp servers with real faults.
 //! Needs root and xrdp (installed by scripts/test.sh).
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use rdp_doctor_model::FindingId;
 use std::time::Duration;

@@ -4,6 +4,8 @@
 //! as typed facts, and write minimal clean files in mstsc's encoding. No I/O:
 //! bytes in, bytes out.
 
+#![forbid(unsafe_code)]
+
 pub mod address;
 pub mod catalog;
 pub mod clean;

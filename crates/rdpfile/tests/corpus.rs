@@ -1,6 +1,7 @@
 //! Real-world .rdp files: every one parses and lints without panic, the lint
 //! output matches the reviewed golden files (UPDATE_GOLDEN=1 rewrites), and
 //! clean copies keep what their connections need.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::path::PathBuf;
 

@@ -9,6 +9,8 @@
 //! or in `db` big-data segments). Every offset is bounds-checked, lists are
 //! bounded by the hive size, and errors name the offset.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 pub mod log;

@@ -1,5 +1,6 @@
 //! Transaction log replay on a real dirty Windows 10 SYSTEM hive, checked
 //! against regipy's recovery, and on logs built here for the edge cases.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 mod common;
 

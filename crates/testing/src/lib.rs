@@ -3,6 +3,7 @@
 //! Every process started here is owned by a [`PeerProcess`], which kills it
 //! by PID when dropped, so a failing test never leaves a server behind.
 //! Every wait has a deadline; nothing sleeps for a fixed time.
+#![allow(clippy::unwrap_used)] // the test harness stops at the first unexpected value
 
 pub mod freerdp;
 pub mod netns;

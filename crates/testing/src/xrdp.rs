@@ -56,12 +56,22 @@ impl Default for TlsSettings {
 }
 
 /// A self-signed RSA certificate made by the openssl tool (rcgen cannot make small RSA keys).
-fn write_openssl_cert(dir: &Path, bits: u32, digest: &str) -> std::io::Result<(PathBuf, PathBuf, Vec<u8>)> {
+fn write_openssl_cert(
+    dir: &Path,
+    bits: u32,
+    digest: &str,
+) -> std::io::Result<(PathBuf, PathBuf, Vec<u8>)> {
     let cert = dir.join("rsa-cert.pem");
     let key = dir.join("rsa-key.pem");
     let der = dir.join("rsa-cert.der");
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", &format!("rsa:{bits}"), &format!("-{digest}")])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            &format!("rsa:{bits}"),
+            &format!("-{digest}"),
+        ])
         .args(["-nodes", "-subj", "/CN=rsa.test", "-days", "30", "-keyout"])
         .arg(&key)
         .arg("-out")
@@ -244,7 +254,10 @@ impl Xrdp {
                 &dir.path().join("xrdp.log").display().to_string(),
             );
         let ini = match &tls.tls_ciphers {
-            Some(c) => ini.replace("ssl_protocols=", &format!("tls_ciphers={c}\nssl_protocols=")),
+            Some(c) => ini.replace(
+                "ssl_protocols=",
+                &format!("tls_ciphers={c}\nssl_protocols="),
+            ),
             None => ini,
         };
         let ini_path = dir.path().join("xrdp.ini");

@@ -201,9 +201,20 @@ def query_values(path):
     return out
 
 
+STATUS = {"error": "fail", "warning": "warn", "info": "info"}
+
+
 def checks(report):
+    """The report's checks as (id, path, value, status): the checks that passed,
+    and each finding's registry evidence (schema rdp-doctor.host-check/v2)."""
     with open(report) as f:
-        return json.load(f)["checks"]
+        r = json.load(f)
+    out = [{"id": p["id"], "path": p["path"], "value": p["value"], "status": "ok"} for p in r["passed"]]
+    for f in r["findings"]:
+        for e in f["evidence"]:
+            if e.get("source") == "registry":
+                out.append({"id": f["id"], "path": e["path"], "value": e["value"], "status": STATUS[f["severity"]]})
+    return out
 
 
 def main(argv):
@@ -249,6 +260,9 @@ def main(argv):
         if a != b or not a:
             raise SystemExit("different plans:\n  %s\n  %s" % (a, b))
         print(f"{len(a)} actions the same")
+    elif cmd == "checks":
+        for c in checks(argv[2]):
+            print(json.dumps(c))
     elif cmd == "check-status":
         found = [c["status"] for c in checks(argv[2]) if c["path"] == argv[3]]
         if found != [argv[4]]:

@@ -264,7 +264,8 @@ fn run_fix(
     }
     let plan = with_registry(s, |reg| {
         let reg = reg.ok_or_else(|| UsageError("no registry given".into()))?;
-        let facts = rdp_doctor_client::facts::read_facts(reg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let facts =
+            rdp_doctor_client::facts::read_facts(reg).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(plan::plan(&facts, opts))
     })?;
     let stdout = std::io::stdout();
@@ -300,7 +301,12 @@ fn run_fix(
             applied.file.sha256_after
         )?;
     }
-    writeln!(out, "backup: {}   (undo: rdp-doctor client undo {})", dir.display(), dir.display())?;
+    writeln!(
+        out,
+        "backup: {}   (undo: rdp-doctor client undo {})",
+        dir.display(),
+        dir.display()
+    )?;
     Ok(if plan.held.is_empty() {
         Outcome::Healthy
     } else {
@@ -309,7 +315,11 @@ fn run_fix(
 }
 
 fn print_plan(out: &mut impl Write, p: &Plan, apply_it: bool) -> std::io::Result<()> {
-    let verb = if apply_it { "applying" } else { "would change (dry run; --apply writes)" };
+    let verb = if apply_it {
+        "applying"
+    } else {
+        "would change (dry run; --apply writes)"
+    };
     if p.changes.is_empty() && p.held.is_empty() {
         writeln!(out, "nothing to change")?;
     }
@@ -318,7 +328,11 @@ fn print_plan(out: &mut impl Write, p: &Plan, apply_it: bool) -> std::io::Result
             Op::Set { data } => format!("set {} {}", data.type_name(), data),
             Op::Remove => "remove".into(),
         };
-        writeln!(out, "{verb}: [{}] {} : {what} (now {})", c.finding, c.path, c.before)?;
+        writeln!(
+            out,
+            "{verb}: [{}] {} : {what} (now {})",
+            c.finding, c.path, c.before
+        )?;
         writeln!(out, "  {}", c.remedy.title)?;
     }
     for c in &p.held {
@@ -340,14 +354,30 @@ fn run_undo(dir: &Path, force: bool) -> Result<Outcome> {
     let mut out = stdout.lock();
     if schema == rdp_doctor_host::apply::BACKUP_SCHEMA {
         for r in apply::undo(dir, force).map_err(|e| anyhow::anyhow!("{e}"))? {
-            writeln!(out, "{}: {} (SHA-256 {})", r.outcome.replace('_', " "), r.path.display(), r.sha256)?;
+            writeln!(
+                out,
+                "{}: {} (SHA-256 {})",
+                r.outcome.replace('_', " "),
+                r.path.display(),
+                r.sha256
+            )?;
         }
     } else if schema == rdp_doctor_host::live::BACKUP_SCHEMA {
         for c in live::undo(dir, force).map_err(|e| anyhow::anyhow!("{e}"))? {
-            writeln!(out, "{}: {} = {}", c.outcome.replace('_', " "), c.path, c.after)?;
+            writeln!(
+                out,
+                "{}: {} = {}",
+                c.outcome.replace('_', " "),
+                c.path,
+                c.after
+            )?;
         }
     } else {
-        return Err(UsageError(format!("{}: a backup of schema {schema:?}, not one client fix writes", dir.display())).into());
+        return Err(UsageError(format!(
+            "{}: a backup of schema {schema:?}, not one client fix writes",
+            dir.display()
+        ))
+        .into());
     }
     Ok(Outcome::Healthy)
 }
@@ -361,11 +391,19 @@ pub fn run_collect(dir: &Path, accounts: bool) -> Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for i in &m.items {
-        writeln!(out, "collected: {} ({} bytes, SHA-256 {})", i.path, i.size, i.sha256)?;
+        writeln!(
+            out,
+            "collected: {} ({} bytes, SHA-256 {})",
+            i.path, i.size, i.sha256
+        )?;
     }
     for l in &m.left_out {
         writeln!(out, "left out: {}: {}", l.what, l.why)?;
     }
-    writeln!(out, "manifest: {}", dir.join(rdp_doctor_client::collected::MANIFEST).display())?;
+    writeln!(
+        out,
+        "manifest: {}",
+        dir.join(rdp_doctor_client::collected::MANIFEST).display()
+    )?;
     Ok(Outcome::Healthy)
 }

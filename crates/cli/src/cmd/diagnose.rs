@@ -252,7 +252,7 @@ fn rdp_file(path: Option<&std::path::Path>) -> Result<Option<ClientFacts>> {
 
 fn host_facts(args: &Args) -> Result<(Option<HostFacts>, Target)> {
     if args.live {
-        let report = live_report()?;
+        let report = super::host::live_report(args.probe.credentials.user())?;
         return Ok((Some(host_facts_of(report, RegistryOrigin::Live)), Target::Live));
     }
     let Some(system) = &args.system else { return Ok((None, Target::Live)) };
@@ -280,19 +280,6 @@ fn host_facts(args: &Args) -> Result<(Option<HostFacts>, Target)> {
     };
     let origin = RegistryOrigin::Hive { file: system.display().to_string() };
     Ok((Some(host_facts_of(report, origin)), target))
-}
-
-#[cfg(windows)]
-fn live_report() -> Result<rdp_doctor_host::Report> {
-    super::host::live_report()
-}
-
-#[cfg(not(windows))]
-fn live_report() -> Result<rdp_doctor_host::Report> {
-    Err(UsageError(
-        "--live reads this machine's registry and services, on Windows only; on a rescue machine give --system HIVE".into(),
-    )
-    .into())
 }
 
 fn host_facts_of(report: rdp_doctor_host::Report, origin: RegistryOrigin) -> HostFacts {

@@ -96,7 +96,10 @@ impl Hives {
     /// The account checks of --security, --sam and --user, added to `report`.
     fn add_accounts(&self, report: &mut Report) -> Result<()> {
         if self.user.is_some() && self.sam.is_none() {
-            return Err(UsageError("--user needs --sam HIVE (or --live on the Windows host)".into()).into());
+            return Err(UsageError(
+                "--user needs --sam HIVE (or --live on the Windows host)".into(),
+            )
+            .into());
         }
         let files = rdp_doctor_host::accounts::AccountFiles {
             security: self.security.clone(),
@@ -130,6 +133,11 @@ fn offline_err(e: OfflineError) -> anyhow::Error {
 }
 
 mod live;
+
+/// This host's live report, for `diagnose --live` (on other systems: a usage error saying so).
+pub(crate) fn live_report(user: Option<&str>) -> Result<rdp_doctor_host::Report> {
+    live::report(user)
+}
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {

@@ -107,9 +107,7 @@ pub fn run_probe(target: &str, args: &ProbeFlags) -> Result<ProbeReport> {
         .enable_all()
         .build()?;
     let report = match &credentials {
-        Some(c) => runtime.block_on(rdp_doctor_probe::probe_with_credentials(
-            target, &opts, c,
-        )),
+        Some(c) => runtime.block_on(rdp_doctor_probe::probe_with_credentials(target, &opts, c)),
         None => runtime.block_on(rdp_doctor_probe::probe(target, &opts)),
     };
     report.map_err(|e| UsageError(e.to_string()).into())
@@ -207,6 +205,31 @@ fn render_path(out: &mut impl Write, r: &ProbeReport, st: Style) -> std::io::Res
     Ok(())
 }
 
+/// Which common clients connect with their defaults, and why not.
+fn render_clients(out: &mut impl Write, r: &ProbeReport, st: Style) -> std::io::Result<()> {
+    if r.clients.iter().all(|c| c.connects.is_none()) {
+        return Ok(());
+    }
+    writeln!(out, "\n{}", st.heading("Clients (defaults)"))?;
+    for c in &r.clients {
+        let verdict = match c.connects {
+            Some(true) => st.bold("connects"),
+            Some(false) => st.bold("REFUSED "),
+            None => st.dim("unknown "),
+        };
+        writeln!(out, "  {verdict} {}", c.client)?;
+        for (reason, source) in c.reasons.iter().zip(&c.sources) {
+            writeln!(
+                out,
+                "  {:>9}{}",
+                "",
+                st.dim(&format!("{reason} ({source})"))
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// `probe`: the raw layered report.
 pub fn run(args: &Args) -> Result<Outcome> {
     let step = step_timeout(&args.flags)?;
@@ -296,6 +319,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
                 c.sha1_thumbprint
             )?;
         }
+        render_clients(&mut out, &report, st)?;
         let udp_findings = super::transport::udp_findings(udp.as_ref());
         if !udp_findings.is_empty() {
             writeln!(out, "\n{}", st.heading("RDP over UDP"))?;

@@ -38,7 +38,10 @@ impl Drop for Key {
 
 fn open(branch: Branch, path: &str) -> Result<Option<Key>, Error> {
     let (root, full) = match branch {
-        Branch::Software => (HKEY_LOCAL_MACHINE, format!("SOFTWARE\\{}", path.trim_matches('\\'))),
+        Branch::Software => (
+            HKEY_LOCAL_MACHINE,
+            format!("SOFTWARE\\{}", path.trim_matches('\\')),
+        ),
         Branch::User => (HKEY_CURRENT_USER, path.trim_matches('\\').to_string()),
     };
     let w = wide(full.trim_end_matches('\\'));
@@ -76,7 +79,14 @@ fn query(k: &Key, name: &str) -> Result<Option<Data>, Error> {
         let mut len = size;
         // SAFETY: `buf` has `len` writable bytes.
         let rc = unsafe {
-            RegQueryValueExW(k.0, w.as_ptr(), null(), &mut kind, buf.as_mut_ptr(), &mut len)
+            RegQueryValueExW(
+                k.0,
+                w.as_ptr(),
+                null(),
+                &mut kind,
+                buf.as_mut_ptr(),
+                &mut len,
+            )
         };
         match rc {
             ERROR_SUCCESS => {

@@ -1,5 +1,6 @@
 //! The crate's tests on real exported event logs (tests/data, sources and licenses in
 //! tests/data/LICENSES.md), in one test binary.
+#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 mod corpus;
 mod folders;

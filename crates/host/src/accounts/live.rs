@@ -241,7 +241,7 @@ mod win {
     fn group_name(rid: u32) -> Option<String> {
         let sid = Sid {
             authority: 5,
-            sub: vec![32, rid],
+            subs: vec![32, rid],
         }
         .to_bytes();
         let (mut name, mut domain) = (vec![0u16; 256], vec![0u16; 256]);
@@ -378,7 +378,7 @@ mod win {
             return Err(level3);
         }
         let rid = sid_of(name)
-            .and_then(|s| s.sub.last().copied())
+            .and_then(|s| s.subs.last().copied())
             .unwrap_or(0);
         // SAFETY: level 1 returns one USER_INFO_1, freed here.
         let info = unsafe {
@@ -410,10 +410,10 @@ mod win {
             ));
         };
         let domain = sid_of(name)
-            .filter(|s| s.sub.last() == Some(&info.rid))
+            .filter(|s| s.subs.last() == Some(&info.rid))
             .map(|s| Sid {
                 authority: s.authority,
-                sub: s.sub[..s.sub.len() - 1].to_vec(),
+                subs: s.subs[..s.subs.len() - 1].to_vec(),
             });
         let mut account = account_of(name, info, domain.as_ref(), now_unix);
         account.path = format!("NetUserGetInfo({name}, {level})");

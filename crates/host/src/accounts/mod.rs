@@ -15,54 +15,29 @@ mod remedies;
 pub mod rules;
 pub mod sam;
 
-use std::fmt;
-
 use rdp_doctor_model::RegistryOrigin;
 
 pub use offline::{check_files, AccountFiles};
 
-/// A security identifier.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sid {
-    pub authority: u64,
-    pub sub: Vec<u32>,
-}
+/// A security identifier: the one type of `secdesc`, with what accounts need.
+pub use crate::secdesc::Sid;
 
 impl Sid {
     /// Reads a binary SID (revision 1) at the start of `b`; returns it and its length.
     pub fn parse(b: &[u8]) -> Option<(Sid, usize)> {
-        let (&revision, &count) = (b.first()?, b.get(1)?);
-        if revision != 1 || count > 15 {
-            return None;
-        }
-        let len = 8 + 4 * usize::from(count);
-        let bytes = b.get(..len)?;
-        let authority = bytes[2..8]
-            .iter()
-            .fold(0u64, |a, &x| (a << 8) | u64::from(x));
-        let sub = bytes[8..]
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        Some((Sid { authority, sub }, len))
+        crate::secdesc::parse_sid(b, 0).ok()
     }
 
     /// Reads `S-1-5-32-544`.
     pub fn from_text(s: &str) -> Option<Sid> {
-        let mut parts = s.trim().split('-');
-        if !parts.next()?.eq_ignore_ascii_case("S") || parts.next()? != "1" {
-            return None;
-        }
-        let authority = parts.next()?.parse().ok()?;
-        let sub: Vec<u32> = parts.map(|p| p.parse().ok()).collect::<Option<_>>()?;
-        (sub.len() <= 15).then_some(Sid { authority, sub })
+        Sid::parse_str(s.trim()).filter(|s| s.subs.len() <= 15)
     }
 
     /// The binary form (what `Sid` values and alias member lists hold).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = vec![1, self.sub.len() as u8];
+        let mut out = vec![1, self.subs.len() as u8];
         out.extend_from_slice(&self.authority.to_be_bytes()[2..]);
-        for s in &self.sub {
+        for s in &self.subs {
             out.extend_from_slice(&s.to_le_bytes());
         }
         out
@@ -70,20 +45,17 @@ impl Sid {
 
     /// This SID with `rid` appended (a domain's account).
     pub fn child(&self, rid: u32) -> Sid {
-        let mut sub = self.sub.clone();
-        sub.push(rid);
+        let mut subs = self.subs.clone();
+        subs.push(rid);
         Sid {
             authority: self.authority,
-            sub,
+            subs,
         }
     }
 
     /// The name Windows gives a well-known SID, when it is one.
     pub fn well_known_name(&self) -> Option<&'static str> {
-        WELL_KNOWN
-            .iter()
-            .find(|(s, _)| Sid::from_text(s).as_ref() == Some(self))
-            .map(|&(_, n)| n)
+        WELL_KNOWN.iter().find(|(s, _)| self.is(s)).map(|&(_, n)| n)
     }
 
     /// `S-1-5-32-555 (Remote Desktop Users)`, or the bare SID.
@@ -92,16 +64,6 @@ impl Sid {
             Some(n) => format!("{self} ({n})"),
             None => self.to_string(),
         }
-    }
-}
-
-impl fmt::Display for Sid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "S-1-{}", self.authority)?;
-        for s in &self.sub {
-            write!(f, "-{s}")?;
-        }
-        Ok(())
     }
 }
 
@@ -138,7 +100,7 @@ const WELL_KNOWN: &[(&str, &str)] = &[
 pub fn sid(s: &str) -> Sid {
     Sid::from_text(s).unwrap_or(Sid {
         authority: 0,
-        sub: Vec::new(),
+        subs: Vec::new(),
     })
 }
 

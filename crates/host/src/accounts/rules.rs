@@ -118,7 +118,10 @@ fn passed(id: FindingId, rights: &Rights, right: Right, message: String) -> Outc
         .collect();
     Outcome::Passed(Passed {
         id,
-        path: format!("HKLM\\SECURITY\\{}\\*\\ActSysAc", super::lsa::ACCOUNTS),
+        path: match rights.origin {
+            rdp_doctor_model::RegistryOrigin::Live => "LsaEnumerateAccountsWithUserRight".into(),
+            _ => format!("HKLM\\SECURITY\\{}\\*\\ActSysAc", super::lsa::ACCOUNTS),
+        },
         value: format!(
             "{}: {}",
             right.name(),
@@ -370,4 +373,162 @@ pub fn all(f: &AccountFacts) -> Vec<Outcome> {
     out.extend(account_credentials(f));
     out.extend(membership(f));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use rdp_doctor_model::RegistryOrigin;
+
+    use super::*;
+    use crate::accounts::sam::{Alias, NEVER};
+
+    fn right(s: &str, mask: u32) -> AccountRights {
+        AccountRights {
+            sid: sid(s),
+            mask,
+            path: format!("HKLM\\SECURITY\\Policy\\Accounts\\{s}\\ActSysAc"),
+        }
+    }
+
+    /// Windows' defaults: Administrators and Remote Desktop Users may use
+    /// Remote Desktop, Everyone and Users the network.
+    fn facts(extra: &[(&str, u32)], user: Option<Account>) -> AccountFacts {
+        let mut accounts = vec![
+            right(ADMINISTRATORS, 0x407),
+            right(REMOTE_DESKTOP_USERS, 0x400),
+            right(EVERYONE, 0x2),
+            right(USERS, 0x3),
+        ];
+        accounts.extend(extra.iter().map(|&(s, m)| right(s, m)));
+        let domain = sid("S-1-5-21-1-2-3");
+        let alias = |rid, members: Vec<Sid>| Alias {
+            rid,
+            members,
+            path: String::new(),
+        };
+        AccountFacts {
+            rights: Some(Rights {
+                accounts,
+                origin: RegistryOrigin::Live,
+            }),
+            groups: Some(Groups {
+                aliases: vec![
+                    alias(0x220, vec![domain.child(500)]),
+                    alias(0x221, vec![sid(AUTHENTICATED_USERS), domain.child(1000)]),
+                    alias(0x22B, vec![]),
+                ],
+                domain: Some(domain),
+                origin: RegistryOrigin::Live,
+            }),
+            user: user.map(UserLookup::Found),
+            now: 1000,
+        }
+    }
+
+    fn bob(control: u16) -> Account {
+        Account {
+            name: "bob".into(),
+            rid: 1000,
+            sid: Some(sid("S-1-5-21-1-2-3-1000")),
+            control,
+            last_logon: 0,
+            password_last_set: 1,
+            expires: NEVER,
+            failed_logons: 0,
+            path: String::new(),
+            origin: RegistryOrigin::Live,
+        }
+    }
+
+    fn problem(o: Option<Outcome>) -> Finding {
+        match o {
+            Some(Outcome::Found(f)) if f.severity.is_problem() => f,
+            other => panic!("no problem: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_deny_on_everyone_stops_every_default_group() {
+        let f = problem(remote_denied(&facts(&[(EVERYONE, 0x802)], None)));
+        assert!(
+            f.title
+                .contains("members of Remote Desktop Users and members of Administrators"),
+            "{}",
+            f.title
+        );
+        assert!(matches!(
+            remote_denied(&facts(&[], None)),
+            Some(Outcome::Passed(_))
+        ));
+    }
+
+    #[test]
+    fn a_deny_on_the_account_itself_stops_its_nla_logon() {
+        let f = problem(network_denied(&facts(
+            &[("S-1-5-21-1-2-3-1000", 0x80)],
+            Some(bob(0x10)),
+        )));
+        assert!(
+            f.title.contains("the account bob cannot complete the NLA"),
+            "{}",
+            f.title
+        );
+    }
+
+    #[test]
+    fn a_user_outside_the_groups_is_told_to_join_and_a_member_is_not() {
+        let f = problem(remote_not_granted(&facts(&[], Some(bob(0x10)))));
+        assert!(f.remedies[0]
+            .title
+            .contains("add bob to Remote Desktop Users"));
+        // bob in Remote Desktop Users, which lost its grant: only the grant helps.
+        let mut x = facts(&[], Some(bob(0x10)));
+        if let Some(g) = x.groups.as_mut() {
+            g.aliases[2].members.push(sid("S-1-5-21-1-2-3-1000"));
+        }
+        if let Some(r) = x.rights.as_mut() {
+            r.accounts.retain(|a| a.sid != sid(REMOTE_DESKTOP_USERS));
+        }
+        let f = problem(remote_not_granted(&x));
+        assert_eq!(f.remedies.len(), 1);
+        assert!(f.remedies[0]
+            .title
+            .starts_with("grant SeRemoteInteractiveLogonRight"));
+    }
+
+    #[test]
+    fn one_default_group_without_the_grant_is_a_warning() {
+        let mut x = facts(&[], None);
+        if let Some(r) = x.rights.as_mut() {
+            r.accounts.retain(|a| a.sid != sid(REMOTE_DESKTOP_USERS));
+        }
+        let Some(Outcome::Found(f)) = remote_not_granted(&x) else {
+            panic!()
+        };
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(
+            f.title.ends_with("members of Remote Desktop Users"),
+            "{}",
+            f.title
+        );
+    }
+
+    #[test]
+    fn account_state_uses_the_facts_clock() {
+        let mut expired = bob(0x10);
+        expired.expires = 999;
+        let f = problem(account_restricted(&facts(&[], Some(expired.clone()))));
+        assert!(f.title.ends_with("is expired"), "{}", f.title);
+        expired.expires = 1001;
+        assert!(matches!(
+            account_restricted(&facts(&[], Some(expired))),
+            Some(Outcome::Passed(_))
+        ));
+        let f = problem(account_credentials(&facts(&[], Some(bob(0x410)))));
+        assert_eq!(f.cause, Some(rdp_doctor_model::CauseId::Credentials));
+        let mut must_change = bob(0x10);
+        must_change.password_last_set = 0;
+        let f = problem(account_credentials(&facts(&[], Some(must_change))));
+        assert!(f.title.contains("must change its password"), "{}", f.title);
+    }
 }

@@ -43,7 +43,7 @@ impl Alias {
     pub fn sid(&self) -> Sid {
         Sid {
             authority: 5,
-            sub: vec![32, self.rid],
+            subs: vec![32, self.rid],
         }
     }
 
@@ -187,7 +187,7 @@ pub fn account_from_f(f: &[u8]) -> Option<(u32, u16, u64, u64, u64, u16)> {
 pub fn domain_sid(v: &[u8]) -> Option<Sid> {
     let tail = v.get(v.len().checked_sub(24)?..)?;
     let (sid, _) = Sid::parse(tail)?;
-    (sid.authority == 5 && sid.sub.len() == 4 && sid.sub[0] == 21).then_some(sid)
+    (sid.authority == 5 && sid.subs.len() == 4 && sid.subs[0] == 21).then_some(sid)
 }
 
 /// The builtin aliases and the machine SID of a SAM hive.

@@ -100,7 +100,7 @@ pub async fn probe_with_credentials(
     creds: &Credentials,
 ) -> Result<ProbeReport, ProbeError> {
     let start = Instant::now();
-    let mut report = crate::probe(target, opts).await?;
+    let mut report = crate::phases::probe_then(target, opts, false).await?;
     let left = opts.total_budget.saturating_sub(start.elapsed());
     phase(&mut report, opts, creds, left).await;
     report.total_ms = ms(start.elapsed());

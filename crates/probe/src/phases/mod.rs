@@ -98,8 +98,18 @@ impl Budget {
 /// Never fails on what the server does: a fault is a finding in the report.
 /// Fails only for an unusable target.
 pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
+    probe_then(target, opts, true).await
+}
+
+/// [`probe`]; without the MCS round trip when a credentialed connection
+/// (which makes that exchange itself) follows.
+pub(crate) async fn probe_then(
+    target: &str,
+    opts: &ProbeOptions,
+    mcs_round_trip: bool,
+) -> Result<ProbeReport, ProbeError> {
     let budget = Budget::new(opts.total_budget);
-    let mut report = probe_phases(target, opts, &budget).await?;
+    let mut report = probe_phases(target, opts, &budget, mcs_round_trip).await?;
     crate::path::after_probe(&mut report, opts, &budget).await;
     report.clients = crate::rules::clients::table(&report);
     report.total_ms = ms(budget.start.elapsed());
@@ -110,6 +120,8 @@ pub async fn probe(target: &str, opts: &ProbeOptions) -> Result<ProbeReport, Pro
 pub(crate) struct Ctx<'a> {
     pub(crate) opts: &'a ProbeOptions,
     pub(crate) budget: &'a Budget,
+    /// Send the MCS Connect Initial after TLS without NLA.
+    pub(crate) mcs_round_trip: bool,
 }
 
 /// The phases, each with its deadline, inside the total budget.
@@ -117,10 +129,15 @@ async fn probe_phases(
     target: &str,
     opts: &ProbeOptions,
     budget: &Budget,
+    mcs_round_trip: bool,
 ) -> Result<ProbeReport, ProbeError> {
     let t = Target::parse(target, opts.default_port)?;
     let mut report = ProbeReport::new(target, &t.host, t.port);
-    let ctx = Ctx { opts, budget };
+    let ctx = Ctx {
+        opts,
+        budget,
+        mcs_round_trip,
+    };
     run_phases(&mut report, &ctx).await;
     report.total_ms = ms(budget.start.elapsed());
     report.budget_exhausted = budget.left().is_zero();
@@ -149,10 +166,13 @@ async fn run_phases(report: &mut ProbeReport, ctx: &Ctx<'_>) {
     };
     let (tls, tap) = tls::phase(report, ctx, stream, protocol).await;
     match (tls, tap) {
-        (Some(tls), Some(tap)) if protocol == Protocol::Tls => {
+        (Some(tls), Some(tap)) if protocol == Protocol::Tls && ctx.mcs_round_trip => {
             mcs::phase(report, ctx, tls, tap, protocol).await
         }
-        (Some(tls), Some(tap)) => credssp::phase(report, ctx, tls, tap, protocol).await,
+        (Some(tls), Some(tap)) if protocol != Protocol::Tls => {
+            credssp::phase(report, ctx, tls, tap, protocol).await
+        }
+        (Some(_), Some(_)) => {}
         _ => old_tls::phase(report, ctx).await,
     }
 }

@@ -89,7 +89,11 @@ async fn scan_version(
     scan: &mut TlsScan,
     used: &mut u32,
 ) {
-    let mut offer: Vec<u16> = MODERN_SUITES.iter().chain(&LEGACY_SUITES).copied().collect();
+    let mut offer: Vec<u16> = MODERN_SUITES
+        .iter()
+        .chain(&LEGACY_SUITES)
+        .copied()
+        .collect();
     let mut picked = Vec::new();
     while picked.len() < MAX_SUITES_PER_VERSION && !offer.is_empty() && !ctx.budget.left().is_zero()
     {

@@ -9,10 +9,14 @@ use crate::wire::cert::CertInfo;
 use crate::wire::client_hello::{TlsVersion, MODERN_SUITES};
 use crate::wire::x224::Protocol;
 
-const OPENSSL3_LEVELS: &str = "https://docs.openssl.org/3.0/man3/SSL_CTX_set_security_level/";
 const OPENSSL3_OLD_TLS: &str = super::old_tls::OPENSSL3_OLD_TLS;
 const FREERDP_SECLEVEL: &str =
     "https://github.com/FreeRDP/FreeRDP/wiki/CommandLineInterface-(1.x-and-2.x)";
+/// FreeRDP verifies the certificate itself (its own callback and store), so
+/// OpenSSL's key-size and signature limits of the security level do not apply
+/// to the chain (xfreerdp 2.11 connects to a 768-bit RSA key).
+const FREERDP_OWN_VERIFY: &str =
+    "https://github.com/FreeRDP/FreeRDP/blob/stable-2.0/libfreerdp/crypto/tls.c";
 const WINDOWS_OLD_TLS: &str = super::old_tls::WINDOWS_OLD_TLS;
 const SCHANNEL_VERSIONS: &str =
     "https://learn.microsoft.com/windows/win32/secauthn/protocols-in-tls-ssl--schannel-ssp-";
@@ -61,16 +65,16 @@ const PROFILES: [Profile; 7] = [
     Profile {
         name: "FreeRDP 2 (OpenSSL 3, /tls-seclevel:1 default)",
         min_tls: (TlsVersion::Tls12, OPENSSL3_OLD_TLS),
-        min_rsa_bits: (1024, FREERDP_SECLEVEL),
-        refuses_sha1: Some(OPENSSL3_LEVELS),
+        min_rsa_bits: (0, FREERDP_OWN_VERIFY),
+        refuses_sha1: None,
         modern_suites_only: None,
         rdp_security: Some(FREERDP_SECLEVEL),
     },
     Profile {
         name: "FreeRDP 3 (OpenSSL 3, /tls:seclevel:1 default)",
         min_tls: (TlsVersion::Tls12, OPENSSL3_OLD_TLS),
-        min_rsa_bits: (1024, FREERDP_SECLEVEL),
-        refuses_sha1: Some(OPENSSL3_LEVELS),
+        min_rsa_bits: (0, FREERDP_OWN_VERIFY),
+        refuses_sha1: None,
         modern_suites_only: None,
         rdp_security: Some(FREERDP_SECLEVEL),
     },
@@ -85,8 +89,8 @@ const PROFILES: [Profile; 7] = [
     Profile {
         name: "Apache Guacamole (FreeRDP 2)",
         min_tls: (TlsVersion::Tls12, OPENSSL3_OLD_TLS),
-        min_rsa_bits: (1024, GUACAMOLE),
-        refuses_sha1: Some(OPENSSL3_LEVELS),
+        min_rsa_bits: (0, FREERDP_OWN_VERIFY),
+        refuses_sha1: None,
         modern_suites_only: None,
         rdp_security: Some(GUACAMOLE),
     },
@@ -127,7 +131,8 @@ fn facts(r: &ProbeReport) -> Facts<'_> {
         Some(NegotiationOutcome::Selected { selected, .. }) => Protocol::from_selected(*selected),
         _ => None,
     };
-    let tls_offered = selected.is_some_and(|p| p.uses_tls()) || supported.iter().any(|p| p.uses_tls());
+    let tls_offered =
+        selected.is_some_and(|p| p.uses_tls()) || supported.iter().any(|p| p.uses_tls());
     let rdp_only = !tls_offered
         && (selected == Some(Protocol::Rdp)
             || matches!(
@@ -174,28 +179,42 @@ fn tls_reasons(p: &Profile, f: &Facts, tls13: bool, out: &mut ClientVerdict) {
     if too_old {
         out.reasons.push(format!(
             "refuses {} (needs {} or later)",
-            f.versions.iter().map(|v| v.name()).collect::<Vec<_>>().join("/"),
+            f.versions
+                .iter()
+                .map(|v| v.name())
+                .collect::<Vec<_>>()
+                .join("/"),
             p.min_tls.0.name()
         ));
         out.sources.push(p.min_tls.1);
     }
     if let (Some(src), Some(false)) = (p.modern_suites_only, f.modern_suite) {
-        out.reasons
-            .push("offers no cipher suite the server accepts (ECDHE with AES-GCM or ChaCha20 only)".into());
+        out.reasons.push(
+            "offers no cipher suite the server accepts (ECDHE with AES-GCM or ChaCha20 only)"
+                .into(),
+        );
         out.sources.push(src);
     }
     let Some(leaf) = f.leaf else { return };
-    if let Some(bits) = leaf.key_bits.filter(|b| leaf.key_type == "RSA" && *b < p.min_rsa_bits.0) {
+    if let Some(bits) = leaf
+        .key_bits
+        .filter(|b| leaf.key_type == "RSA" && *b < p.min_rsa_bits.0)
+    {
         out.reasons.push(format!(
             "refuses the certificate's {bits}-bit RSA key (needs {} bits)",
             p.min_rsa_bits.0
         ));
         out.sources.push(p.min_rsa_bits.1);
     }
-    // OpenSSL does not judge the signature of a self-signed certificate.
-    if let Some(src) = p.refuses_sha1.filter(|_| sha1_signed(leaf) && !leaf.self_signed) {
-        out.reasons
-            .push(format!("refuses the certificate's SHA-1 signature ({})", leaf.signature_algorithm));
+    // The signature of a self-signed certificate is not judged (nothing vouches for it).
+    if let Some(src) = p
+        .refuses_sha1
+        .filter(|_| sha1_signed(leaf) && !leaf.self_signed)
+    {
+        out.reasons.push(format!(
+            "refuses the certificate's SHA-1 signature ({})",
+            leaf.signature_algorithm
+        ));
         out.sources.push(src);
     }
 }
@@ -279,7 +298,9 @@ mod tests {
     }
 
     fn connects(t: &[ClientVerdict], name: &str) -> Option<bool> {
-        t.iter().find(|v| v.client.starts_with(name)).and_then(|v| v.connects)
+        t.iter()
+            .find(|v| v.client.starts_with(name))
+            .and_then(|v| v.connects)
     }
 
     #[test]
@@ -299,14 +320,21 @@ mod tests {
         with_leaf(&mut r, "TLSv1.2", 1024, "sha1WithRSAEncryption", false);
         let t = table(&r);
         assert_eq!(connects(&t, "mstsc (Windows 10)"), Some(true));
-        assert_eq!(connects(&t, "FreeRDP 2"), Some(false));
+        // FreeRDP verifies the certificate itself: no key-size or SHA-1 limit.
+        assert_eq!(connects(&t, "FreeRDP 2"), Some(true));
         assert_eq!(connects(&t, "IronRDP"), Some(false));
+        let mac = t
+            .iter()
+            .find(|v| v.client.starts_with("Windows App"))
+            .expect("row");
+        assert_eq!(mac.connects, Some(false));
+        assert_eq!(mac.reasons.len(), 2, "{mac:?}");
         let ironrdp = t.iter().find(|v| v.client == "IronRDP").expect("row");
         assert!(ironrdp.reasons[0].contains("1024-bit"), "{ironrdp:?}");
         assert!(ironrdp.sources.iter().all(|s| s.starts_with("https://")));
-        // Self-signed: OpenSSL does not judge its signature.
+        // Self-signed: its own signature is not judged.
         with_leaf(&mut r, "TLSv1.2", 2048, "sha1WithRSAEncryption", true);
-        assert_eq!(connects(&table(&r), "FreeRDP 2"), Some(true));
+        assert_eq!(connects(&table(&r), "Windows App"), Some(true));
 
         let mut old = report();
         selected(&mut old, Protocol::Tls);

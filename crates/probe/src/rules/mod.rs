@@ -45,7 +45,12 @@ fn clients_refused(r: &ProbeReport) -> Option<Finding> {
     let evidence = refused.iter().map(|c| {
         Evidence::probe(
             PhaseName::Tls,
-            format!("{}: {} ({})", c.client, c.reasons.join("; "), c.sources.join(", ")),
+            format!(
+                "{}: {} ({})",
+                c.client,
+                c.reasons.join("; "),
+                c.sources.join(", ")
+            ),
         )
     });
     Some(

@@ -99,7 +99,12 @@ fn nla_not_offered(supported: &[Protocol]) -> Finding {
         PhaseName::X224,
         format!("supported: {}", names.join(", ")),
     ))
-    .remedy(set_on_host("Require NLA on the RDP-Tcp listener", "CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp", "UserAuthentication", 1))
+    .remedy(set_on_host(
+        "Require NLA on the RDP-Tcp listener",
+        "CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp",
+        "UserAuthentication",
+        1,
+    ))
 }
 
 #[cfg(test)]

@@ -33,7 +33,10 @@ pub(crate) fn evidence(scan: &TlsScan) -> Vec<Evidence> {
         let why = a.answer.as_ref().err().cloned().unwrap_or_default();
         ev.push(Evidence::probe(
             PhaseName::Tls,
-            format!("a {} ClientHello got no ServerHello: {why}", a.offered.name()),
+            format!(
+                "a {} ClientHello got no ServerHello: {why}",
+                a.offered.name()
+            ),
         ));
     }
     for a in scan.attempts.iter().take(6) {
@@ -117,10 +120,15 @@ mod tests {
         let f = finding(&scan).expect("a finding");
         assert_eq!(f.id, FindingId::OldTlsOnly);
         assert!(f.title.contains("TLS 1.0"), "{}", f.title);
-        assert!(evidence(&scan).iter().any(|e| e.line().contains("alert 70")));
+        assert!(evidence(&scan)
+            .iter()
+            .any(|e| e.line().contains("alert 70")));
         scan.versions = vec![TlsVersion::Tls12];
         scan.suites = vec![(TlsVersion::Tls12, vec![0x002F])];
-        assert_eq!(finding(&scan).map(|f| f.id), Some(FindingId::TlsCipherMismatch));
+        assert_eq!(
+            finding(&scan).map(|f| f.id),
+            Some(FindingId::TlsCipherMismatch)
+        );
         scan.suites = vec![(TlsVersion::Tls12, vec![0xC02F])];
         assert!(finding(&scan).is_none());
         assert!(finding(&TlsScan::default()).is_none());

@@ -63,7 +63,9 @@ fn clock_skew(c: ClockReading) -> Option<Finding> {
     } else {
         (
             Severity::Info,
-            format!("the server's clock is {size} s {ahead} this machine's (Kerberos allows 5 minutes)"),
+            format!(
+                "the server's clock is {size} s {ahead} this machine's (Kerberos allows 5 minutes)"
+            ),
         )
     };
     Some(
@@ -75,8 +77,13 @@ fn clock_skew(c: ClockReading) -> Option<Finding> {
                     c.server_unix, c.local_unix
                 ),
             ))
-            .remedy(on_host("Resynchronise the server's clock with the domain hierarchy", "w32tm /resync /rediscover"))
-            .remedy(advice("Check this machine's clock too: both must follow the domain's time source")),
+            .remedy(on_host(
+                "Resynchronise the server's clock with the domain hierarchy",
+                "w32tm /resync /rediscover",
+            ))
+            .remedy(advice(
+                "Check this machine's clock too: both must follow the domain's time source",
+            )),
     )
 }
 
@@ -94,14 +101,23 @@ mod tests {
     #[test]
     fn skew_beyond_five_minutes_is_a_warning_pointing_at_the_domain_controller() {
         let f = clock_skew(reading(-301)).expect("a finding");
-        assert_eq!((f.id, f.severity), (FindingId::ClockSkew, Severity::Warning));
+        assert_eq!(
+            (f.id, f.severity),
+            (FindingId::ClockSkew, Severity::Warning)
+        );
         assert_eq!(f.cause, Some(rdp_doctor_model::CauseId::DomainController));
         assert!(f.title.contains("301 s behind"), "{}", f.title);
-        assert_eq!(clock_skew(reading(300)).map(|f| f.severity), Some(Severity::Info));
+        assert_eq!(
+            clock_skew(reading(300)).map(|f| f.severity),
+            Some(Severity::Info)
+        );
         assert!(clock_skew(reading(60)).is_none());
         assert!(clock_skew(reading(-2)).is_none());
         assert_eq!(skew_secs(reading(7200)), 7200);
-        let far = ClockReading { server_unix: i64::MIN, local_unix: i64::MAX };
+        let far = ClockReading {
+            server_unix: i64::MIN,
+            local_unix: i64::MAX,
+        };
         assert!(clock_skew(far).is_some());
     }
 
@@ -110,7 +126,9 @@ mod tests {
         let mut r = crate::rules::test_reports::report();
         r.mcs = Some(McsOutcome::Disconnect { reason: 2 });
         assert_eq!(mcs_refused(&r).map(|f| f.id), Some(FindingId::McsRefused));
-        r.mcs = Some(McsOutcome::Io { message: "tls".into() });
+        r.mcs = Some(McsOutcome::Io {
+            message: "tls".into(),
+        });
         assert_eq!(mcs_refused(&r).map(|f| f.id), Some(FindingId::McsRefused));
         r.mcs = Some(McsOutcome::Timeout { waited_ms: 5 });
         // Without traffic the path rules cannot name it: still a finding, never silence.

@@ -53,8 +53,8 @@ pub const MODERN_SUITES: [u16; 6] = [0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xC
 
 /// Older suites servers still use: RSA key exchange, CBC, DHE, 3DES.
 pub const LEGACY_SUITES: [u16; 16] = [
-    0xC013, 0xC014, 0xC027, 0xC028, 0xC009, 0xC00A, 0x009C, 0x009D, 0x002F, 0x0035, 0x003C,
-    0x003D, 0x009E, 0x009F, 0x0033, 0x000A,
+    0xC013, 0xC014, 0xC027, 0xC028, 0xC009, 0xC00A, 0x009C, 0x009D, 0x002F, 0x0035, 0x003C, 0x003D,
+    0x009E, 0x009F, 0x0033, 0x000A,
 ];
 
 /// The IANA name of a suite this module offers (hex otherwise).
@@ -169,7 +169,9 @@ pub fn parse_answer(record: &[u8]) -> Result<HelloAnswer, String> {
             _ => Err("TLS alert record shorter than 2 bytes".into()),
         },
         0x16 => parse_server_hello(body),
-        other => Err(format!("record type 0x{other:02X} is not a TLS handshake or alert")),
+        other => Err(format!(
+            "record type 0x{other:02X} is not a TLS handshake or alert"
+        )),
     }
 }
 
@@ -185,7 +187,11 @@ fn parse_server_hello(body: &[u8]) -> Result<HelloAnswer, String> {
         .map(|v| u16::from_be_bytes([v[0], v[1]]))
         .ok_or("ServerHello cut before its version")?;
     // version (2) + random (32), then the session ID with its length byte.
-    let sid_len = usize::from(*body.get(38).ok_or("ServerHello cut before its session ID")?);
+    let sid_len = usize::from(
+        *body
+            .get(38)
+            .ok_or("ServerHello cut before its session ID")?,
+    );
     let at = 39 + sid_len;
     let suite = body
         .get(at..at + 2)

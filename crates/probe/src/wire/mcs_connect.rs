@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use ironrdp_core::{decode, encode_vec};
 use ironrdp_pdu::gcc::{
     ClientCoreData, ClientCoreOptionalData, ClientEarlyCapabilityFlags, ClientGccBlocks,
-    ClientSecurityData, ColorDepth, ConnectionType, EncryptionMethod, HighColorDepth, KeyboardType, RdpVersion,
-    SecureAccessSequence, SupportedColorDepths,
+    ClientSecurityData, ColorDepth, ConnectionType, EncryptionMethod, HighColorDepth, KeyboardType,
+    RdpVersion, SecureAccessSequence, SupportedColorDepths,
 };
 use ironrdp_pdu::mcs::{ConnectInitial, ConnectResponse};
 use ironrdp_pdu::nego::SecurityProtocol;
@@ -37,7 +37,9 @@ pub struct McsResponse {
 pub enum McsAnswer {
     Response(McsResponse),
     /// An MCS Disconnect Provider Ultimatum with its reason.
-    Disconnect { reason: u8 },
+    Disconnect {
+        reason: u8,
+    },
 }
 
 fn client_blocks(selected: u32) -> ClientGccBlocks {
@@ -94,7 +96,8 @@ fn client_blocks(selected: u32) -> ClientGccBlocks {
 /// The TPKT + X.224 Data + MCS Connect Initial frame for the protocol X.224
 /// selected (`selected`, the RDP_NEG_RSP value).
 pub fn connect_initial(selected: u32) -> Result<Vec<u8>, String> {
-    let initial = ConnectInitial::with_gcc_blocks(client_blocks(selected)).map_err(|e| e.to_string())?;
+    let initial =
+        ConnectInitial::with_gcc_blocks(client_blocks(selected)).map_err(|e| e.to_string())?;
     let mcs = encode_vec(&initial).map_err(|e| e.to_string())?;
     encode_vec(&X224(X224Data {
         data: Cow::Owned(mcs),

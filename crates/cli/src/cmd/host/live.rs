@@ -31,7 +31,8 @@ fn outcome(report: &Report) -> Outcome {
     }
 }
 
-pub(super) fn check(json: bool, user: Option<&str>) -> Result<Outcome> {
+/// This host's report, as `host check --live` reads it (registry, services, and --user's account).
+pub(crate) fn report(user: Option<&str>) -> Result<rdp_doctor_host::Report> {
     let reg = open(live::NOT_WINDOWS)?;
     let mut report = live::check(&reg).map_err(host_err)?;
     if let Some(user) = user {
@@ -39,6 +40,11 @@ pub(super) fn check(json: bool, user: Option<&str>) -> Result<Outcome> {
         let accounts = rdp_doctor_host::accounts::live::check(user, now).map_err(host_err)?;
         report.extend(accounts, "this host's registry");
     }
+    Ok(report)
+}
+
+pub(super) fn check(json: bool, user: Option<&str>) -> Result<Outcome> {
+    let report = report(user)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
