@@ -119,6 +119,7 @@ offline() { # SYSTEM hive, .reg files...: writes the .reg files' SYSTEM values i
 ccs='HKLM\SYSTEM\CurrentControlSet'
 ts="$ccs\\Control\\Terminal Server"
 term="$ccs\\Services\\TermService"
+schannel="$ccs\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server"
 fw="$ccs\\Services\\SharedAccess\\Parameters\\FirewallPolicy"
 snapshot() { # every value under the keys the fix touches, as reg query prints them
     local k
@@ -157,7 +158,7 @@ mkdir -p "$keys" && head -c 2048 /dev/urandom >"$keys/f686aace6942fb7f7ceb231212
 # an offline hive holding the same values (HOST013 also reads SOFTWARE, which
 # has no offline copy here).
 live 0 live-healthy host check --live --json
-for k in "$ts" "$ts\\WinStations\\RDP-Tcp" "$term"; do wreg query "$k" || true; done >"$work/query.txt"
+for k in "$ts" "$ts\\WinStations\\RDP-Tcp" "$term" "$schannel"; do wreg query "$k" || true; done >"$work/query.txt"
 expect live-matches-reg-query regtool query-matches "$work/live-healthy.out" "$work/query.txt" "$seed"
 # The listener's certificate is found in the Remote Desktop store (SOFTWARE),
 # and the key container on C:.
@@ -191,6 +192,19 @@ for p in "$ts\\fDenyTSConnections" "$term\\Start" "$fw\\FirewallRules"; do
 done
 live 1 live-broken-text host check --live
 expect live-text-names-it grep -q '\[HOST001\] error Remote Desktop is turned off' "$work/live-broken-text.out"
+# diagnose --live: the live registry is evidence like a hive; with the code the
+# client showed and no target, the broken settings rank first.
+live 1 live-diagnose diagnose --live --json --code 0x904 0x7
+expect live-diagnose-ranks python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["schema"] == "rdp-doctor.diagnose/v2", d["schema"]
+assert "host" in d["sources"], d["sources"]
+# Both breaks are errors of the host: Remote Desktop off and TermService
+# disabled (under Wine the key store adds a certificate finding of its own).
+top = [c["cause"] for c in d["causes"][:3]]
+assert {"remote_desktop_disabled", "service_or_listener_down"} <= set(top), [(c["cause"], c["score"]) for c in d["causes"]]
+ev = [e for c in d["causes"][:3] for s in c["for"] for e in s["evidence"] if e["source"] == "registry"]
+assert ev and all(e["origin"] == {"kind": "live"} for e in ev), ev' "$work/live-diagnose.out"
 cp "$work/SYSTEM.seeded" "$work/SYSTEM.broken"
 expect offline-break offline "$work/SYSTEM.broken" "$break"
 "$tdir/debug/rdp-doctor" host check --json --system "$work/SYSTEM.broken" >"$work/offline-broken.json" || true
@@ -227,6 +241,35 @@ live 0 undo-again host undo backup
 expect undo-again-changes-nothing grep -q '^already original: .*fDenyTSConnections = 0x00000001 (1)$' "$work/undo-again.out"
 live 1 still-broken host check --live
 
+# --- The client side, live: the TCP-only policy set, read back, undone. ---
+cpol='HKLM\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services\Client'
+wreg delete "$cpol" /v fClientDisableUDP /f >/dev/null 2>&1 || true
+client_title() { # file: CLIENT001's title
+    python3 -c 'import json, sys
+print({f["id"]: f["title"] for f in json.load(open(sys.argv[1]))["findings"]}["CLIENT001"])' "$1"
+}
+live 0 client-live client check --live --json
+expect client-live-no-policy grep -q 'no client transport policy' <(client_title "$work/client-live.out")
+live 0 client-fix-live client fix --live --tcp-only --apply --backup-dir client-backup
+expect client-fix-wrote grep -q 'fClientDisableUDP    REG_DWORD    0x1$' <(wreg query "$cpol" /v fClientDisableUDP)
+expect client-backup-manifest grep -q '"schema": "rdp-doctor.host-live-backup/v1"' "$work/client-backup/manifest.json"
+live 0 client-live-tcp client check --live --json
+expect client-live-reads-tcp-only grep -q 'TCP only' <(client_title "$work/client-live-tcp.out")
+live 0 client-undo client undo client-backup
+if wreg query "$cpol" /v fClientDisableUDP | grep -q REG_DWORD; then bad client-undo-removes-policy; else ok; fi
+
+# host collect: what Wine can export (reg save; Wine has no wevtutil, so the
+# logs are listed as left out), each file's SHA-256 as the manifest says.
+live 0 host-collect host collect -o collected
+expect host-collect-manifest python3 -c 'import hashlib, json, os, sys
+d = sys.argv[1]
+m = json.load(open(os.path.join(d, "manifest.json")))
+assert m["schema"] == "rdp-doctor.host-collect/v1", m["schema"]
+for i in m["items"]:
+    assert hashlib.sha256(open(os.path.join(d, i["path"]), "rb").read()).hexdigest() == i["sha256"], i
+assert any("private keys" in l["what"] for l in m["left_out"])
+print("collected", [i["path"] for i in m["items"]], "left out", len(m["left_out"]))' "$work/collected"
+
 # Elsewhere --live says where to run it (exit 2).
 if out=$("$tdir/debug/rdp-doctor" host check --live 2>&1); then rc=0; else rc=$?; fi
 if [ "$rc" = 2 ] && [ "$out" = "rdp-doctor: host check --live reads the Windows registry: run it on the Windows host, or give --system HIVE" ]; then
@@ -236,7 +279,7 @@ else
 fi
 
 # The Windows-only code of the host crate and the CLI passes clippy too.
-expect clippy-windows cargo clippy --locked -q --target "$target" -p rdp-doctor-host -p rdp-doctor -- -D warnings
+expect clippy-windows cargo clippy --locked -q --target "$target" -p rdp-doctor-host -p rdp-doctor-client -p rdp-doctor -- -D warnings
 
 echo "windows: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -269,3 +269,20 @@ fn golden(name: &str, actual: &str) {
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     assert_eq!(actual, expected, "golden file {} differs (UPDATE_GOLDEN=1 rewrites it)", path.display());
 }
+
+#[test]
+fn a_collected_folder_is_read_like_a_rescued_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let collected = dir.path().join("collected");
+    std::fs::create_dir_all(collected.join("hives")).unwrap();
+    std::fs::create_dir_all(collected.join("logs")).unwrap();
+    let system = system_hive(dir.path(), &format!("{TS}\n\"fDenyTSConnections\"=dword:00000001"));
+    std::fs::rename(&system, collected.join("hives/SYSTEM")).unwrap();
+    unxz(&collected.join("logs"), "../events/tests/data/mdec_Security_4825_rdp_denied.evtx.xz", "Security.evtx");
+    let target = format!("127.0.0.1:{}", closed_port());
+    let out = rdp_doctor(&["diagnose", &target, "--timeout", "3", "--json", "--collected", collected.to_str().unwrap()]);
+    let v = json(&out);
+    assert_eq!(top_cause(&v), "remote_desktop_disabled", "{v:#}");
+    let sources: Vec<&str> = v["sources"].as_array().unwrap().iter().filter_map(|s| s.as_str()).collect();
+    assert_eq!(sources, ["probe", "host", "events"]);
+}

@@ -209,6 +209,79 @@ fn never_overwrites_without_asking_and_keeps_a_backup_in_place() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_is_refused_without_force_and_replaced_never_followed_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let precious = dir.path().join("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    let link = dir.path().join("link.rdp");
+    std::os::unix::fs::symlink(&precious, &link).unwrap();
+    let new = |force: bool| {
+        let mut args = vec!["rdpfile", "new", "--host", "host1", "-o", s(&link)];
+        if force {
+            args.push("--force");
+        }
+        rdp_doctor(&args)
+    };
+
+    let r = new(false);
+    assert_eq!(r.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    let r = new(true);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
+    let made = rdp_doctor_rdpfile::parse(&std::fs::read(&link).unwrap());
+    assert_eq!(made.get("full address").unwrap().value, "host1");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn each_in_place_clean_keeps_its_own_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.rdp");
+    let original = "full address:s:host1\nsmart sizing:i:1\n";
+    std::fs::write(&input, original).unwrap();
+    // Two runs within the same second must not share (and overwrite) one backup.
+    for _ in 0..2 {
+        let r = rdp_doctor(&["rdpfile", "clean", "--in-place", s(&input)]);
+        assert_eq!(
+            r.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+    let backups: Vec<Vec<u8>> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("in.rdp.bak-"))
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
+    assert_eq!(backups.len(), 2);
+    // The original is one of them, byte for byte; the other is the first clean copy.
+    assert!(backups.iter().any(|b| b == original.as_bytes()));
+    assert!(backups.iter().any(|b| *b == std::fs::read(&input).unwrap()));
+}
+
 #[test]
 fn new_checks_the_gateway_like_the_host() {
     let dir = tempfile::tempdir().unwrap();

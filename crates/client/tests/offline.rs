@@ -147,7 +147,10 @@ fn policies_read_as_hivexget_reads_them() {
 }
 
 /// regipy's reading of the Terminal Server Client key: MRU list, then (host, hint, certhash) rows.
-fn regipy_servers(hive: &Path) -> (Vec<String>, Vec<(String, Option<String>, Option<String>)>) {
+/// (host, UsernameHint, CertHash).
+type ServerRow = (String, Option<String>, Option<String>);
+
+fn regipy_servers(hive: &Path) -> (Vec<String>, Vec<ServerRow>) {
     let script = r#"
 import json, sys
 from regipy.registry import RegistryHive
@@ -194,7 +197,7 @@ fn the_server_list_and_pinned_certificates_read_as_regipy_reads_them() {
     assert_eq!(f.recent, mru);
     assert_eq!(f.recent.len(), 5);
     assert!(f.recent.contains(&"10.150.16.30:63389".to_string()));
-    let ours: Vec<(String, Option<String>, Option<String>)> = f
+    let ours: Vec<ServerRow> = f
         .servers
         .iter()
         .map(|s| (s.host.clone(), s.username_hint.clone(), s.cert_hash.clone()))

@@ -11,9 +11,10 @@
 
 use std::path::{Path, PathBuf};
 
+use rdp_doctor_model::cert::parse_cert;
+pub use rdp_doctor_model::cert::{rfc3339, CertInfo};
 use rdp_doctor_regf::Data;
 use serde::Serialize;
-use sha1::{Digest, Sha1};
 
 use crate::facts::{MY_CERT_STORE, RDP_CERT_STORE};
 use crate::registry::{Registry, Root};
@@ -123,33 +124,15 @@ pub fn key_prov_info(data: &[u8]) -> Result<KeyProvInfo, BlobError> {
     })
 }
 
-/// What a certificate says about itself.
+/// A certificate of the store: what the certificate says about itself, and
+/// where its private key is (a property of the store entry, not of the certificate).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CertInfo {
-    pub subject: String,
-    pub issuer: String,
-    /// RFC 3339, UTC.
-    pub not_before: String,
-    pub not_after: String,
-    pub not_before_unix: i64,
-    pub not_after_unix: i64,
-    /// SHA-1 of the DER, uppercase hex.
-    pub sha1: String,
+pub struct StoreCert {
+    #[serde(flatten)]
+    pub cert: CertInfo,
     pub key: Option<KeyProvInfo>,
     /// A key-provider property that is there but unreadable.
     pub key_error: Option<String>,
-}
-
-impl CertInfo {
-    pub fn expired_at(&self, unix: i64) -> bool {
-        unix > self.not_after_unix
-    }
-    pub fn not_yet_valid_at(&self, unix: i64) -> bool {
-        unix < self.not_before_unix
-    }
-    pub fn expired(&self) -> bool {
-        self.expired_at(now())
-    }
 }
 
 /// The current Unix time.
@@ -160,22 +143,15 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn hex_upper(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
-}
-
 /// Reads a certificate store `Blob`.
-pub fn parse_blob(blob: &[u8]) -> Result<CertInfo, BlobError> {
+pub fn parse_blob(blob: &[u8]) -> Result<StoreCert, BlobError> {
     let props = properties(blob)?;
     let der = props
         .iter()
         .find(|(id, _)| *id == PROP_CERT)
         .map(|(_, d)| *d)
         .ok_or_else(|| BlobError("no certificate property (0x20) in the blob".into()))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(der)
-        .map_err(|e| BlobError(format!("the DER certificate does not parse: {e}")))?;
-    let validity = cert.validity();
-    let rfc = |t: &x509_parser::time::ASN1Time| rfc3339(t.timestamp());
+    let cert = parse_cert(der).map_err(|e| BlobError(format!("the DER {e}")))?;
     let (key, key_error) = match props.iter().find(|(id, _)| *id == PROP_KEY_PROV_INFO) {
         Some((_, d)) => match key_prov_info(d) {
             Ok(k) => (Some(k), None),
@@ -183,39 +159,11 @@ pub fn parse_blob(blob: &[u8]) -> Result<CertInfo, BlobError> {
         },
         None => (None, None),
     };
-    Ok(CertInfo {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
-        not_before: rfc(&validity.not_before),
-        not_after: rfc(&validity.not_after),
-        not_before_unix: validity.not_before.timestamp(),
-        not_after_unix: validity.not_after.timestamp(),
-        sha1: hex_upper(&Sha1::digest(der)),
+    Ok(StoreCert {
+        cert,
         key,
         key_error,
     })
-}
-
-/// `2026-12-01T21:30:00Z` for a Unix time (proleptic Gregorian, UTC).
-pub fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }
 
 /// One certificate of a store.
@@ -225,7 +173,7 @@ pub struct Entry {
     pub thumbprint: String,
     /// `HKLM\SOFTWARE\...\Certificates\<thumbprint>\Blob`.
     pub path: String,
-    pub cert: Result<CertInfo, BlobError>,
+    pub cert: Result<StoreCert, BlobError>,
 }
 
 fn read_entry(reg: &dyn Registry, store: &str, thumb: &str) -> Result<Entry, Error> {
@@ -355,13 +303,6 @@ pub fn key_dir(key: &KeyProvInfo) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_798_752_600), "2026-12-31T21:30:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn property_lists_are_bounded() {

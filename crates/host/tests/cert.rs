@@ -227,7 +227,7 @@ proptest! {
         let len = cut.index(b.len() + 1);
         b.truncate(len);
         if let Ok(info) = cert::parse_blob(&b) {
-            prop_assert_eq!(info.sha1.len(), 40);
+            prop_assert_eq!(info.cert.sha1_thumbprint.len(), 40);
         }
     }
 }

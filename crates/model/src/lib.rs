@@ -8,6 +8,7 @@
 //! - [`FindingId`]: one enum and one registry ([`id::REGISTRY`]) of every finding.
 //! - [`Evidence`]: typed by source, with provenance (probe phase, registry path, event records, .rdp line, code).
 //! - [`Remedy`] and [`Action`]: what to change; the same actions are rendered as commands and applied.
+//! - [`CertInfo`]: what a certificate says about itself, read from DER by [`cert::parse_cert`].
 //!
 //! Pure: no I/O, no clock.
 
@@ -15,6 +16,7 @@
 
 pub mod action;
 pub mod cause;
+pub mod cert;
 pub mod command;
 pub mod credssp;
 pub mod evidence;
@@ -24,6 +26,7 @@ pub mod severity;
 
 pub use action::{Action, Machine, Remedy, Root};
 pub use cause::CauseId;
+pub use cert::CertInfo;
 pub use evidence::{Evidence, PhaseName, RegistryOrigin};
 pub use finding::Finding;
 pub use id::{FindingId, FindingInfo, Source, REGISTRY};

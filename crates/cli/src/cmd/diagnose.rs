@@ -68,6 +68,10 @@ pub struct Args {
     #[arg(long)]
     live: bool,
 
+    /// A folder `host collect` wrote on the host: its hives and event logs, read as a rescued disk's.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["live", "system"])]
+    collected: Option<PathBuf>,
+
     /// Output format: human text, JSON (schema rdp-doctor.diagnose/v2) or SARIF 2.1.0 (the findings).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -89,12 +93,42 @@ pub enum Format {
     Sarif,
 }
 
+/// The files of the host given on the command line, or found in a collected folder.
+struct HostFiles {
+    system: Option<PathBuf>,
+    software: Option<PathBuf>,
+    security: Option<PathBuf>,
+    sam: Option<PathBuf>,
+    evtx: Vec<PathBuf>,
+}
+
+fn host_files(args: &Args) -> Result<HostFiles> {
+    let mut files = HostFiles {
+        system: args.system.clone(),
+        software: args.software.clone(),
+        security: args.security.clone(),
+        sam: args.sam.clone(),
+        evtx: args.evtx.clone(),
+    };
+    if let Some(dir) = &args.collected {
+        let found = rdp_doctor_client::collected::paths(dir)
+            .map_err(|e| UsageError(format!("--collected {}: {e}", dir.display())))?;
+        files.system = found.system;
+        files.software = found.software;
+        files.security = found.security;
+        files.sam = found.sam;
+        files.evtx.extend(found.evtx_dir);
+    }
+    Ok(files)
+}
+
 /// `diagnose`: gather, decide, render.
 pub fn run(args: &Args) -> Result<Outcome> {
+    let files = host_files(args)?;
     let given_other = !args.code.is_empty()
         || args.rdp_file.is_some()
-        || !args.evtx.is_empty()
-        || args.system.is_some()
+        || !files.evtx.is_empty()
+        || files.system.is_some()
         || args.live;
     if args.target.is_none() && !given_other {
         return Err(UsageError(
@@ -118,7 +152,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
         _ => None,
     };
     let probe_report = probed.as_ref().map(|p| &p.probe);
-    let (host, target) = host_facts(args)?;
+    let (host, target) = host_facts(args, &files)?;
     let inputs = Inputs {
         target: probe_report.map(|r| r.authority()),
         probe: gateway.or_else(|| {
@@ -129,7 +163,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
         }),
         codes: codes(&args.code)?,
         host,
-        logs: logs(&args.evtx)?,
+        logs: logs(&files.evtx)?,
         rdp_file: rdp_file(args.rdp_file.as_deref())?,
     };
     let d = engine::diagnose(&inputs);
@@ -250,22 +284,22 @@ fn rdp_file(path: Option<&std::path::Path>) -> Result<Option<ClientFacts>> {
     }))
 }
 
-fn host_facts(args: &Args) -> Result<(Option<HostFacts>, Target)> {
+fn host_facts(args: &Args, files: &HostFiles) -> Result<(Option<HostFacts>, Target)> {
     if args.live {
         let report = super::host::live_report(args.probe.credentials.user())?;
         return Ok((Some(host_facts_of(report, RegistryOrigin::Live)), Target::Live));
     }
-    let Some(system) = &args.system else { return Ok((None, Target::Live)) };
+    let Some(system) = &files.system else { return Ok((None, Target::Live)) };
     let offline_err = |e| match e {
         rdp_doctor_host::OfflineError::Usage(m) => anyhow::Error::from(UsageError(m)),
         e => anyhow::anyhow!("{e}"),
     };
     let mut report =
-        rdp_doctor_host::check_offline(system, args.software.as_deref(), args.windows.as_deref())
+        rdp_doctor_host::check_offline(system, files.software.as_deref(), args.windows.as_deref())
             .map_err(offline_err)?;
     let accounts = rdp_doctor_host::accounts::AccountFiles {
-        security: args.security.clone(),
-        sam: args.sam.clone(),
+        security: files.security.clone(),
+        sam: files.sam.clone(),
         // The account of --user (also the one a credentialed probe logs on as).
         user: args.probe.credentials.user().map(str::to_string),
     };
@@ -276,7 +310,7 @@ fn host_facts(args: &Args) -> Result<(Option<HostFacts>, Target)> {
     );
     let target = Target::Offline {
         system: system.display().to_string(),
-        software: args.software.as_ref().map(|p| p.display().to_string()),
+        software: files.software.as_ref().map(|p| p.display().to_string()),
     };
     let origin = RegistryOrigin::Hive { file: system.display().to_string() };
     Ok((Some(host_facts_of(report, origin)), target))

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use rdp_doctor_rdpfile::{self as rdpfile, clean};
 
+use crate::cmd::host::write_output;
 use crate::style::Style;
 use crate::{Outcome, UsageError};
 
@@ -82,48 +83,33 @@ fn read(path: &Path) -> Result<rdpfile::RdpFile> {
     Ok(rdpfile::parse(&bytes))
 }
 
-/// Writes atomically: a temporary file in the same folder, fsync, rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot replace {}", path.display()))?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// A backup name beside `file` that is not taken: `FILE.bak-<unix seconds>`, then `-2`, `-3`, …
+fn backup_path(file: &Path, stamp: u64) -> PathBuf {
+    let base = format!("{}.bak-{stamp}", file.display());
+    let mut candidate = PathBuf::from(&base);
+    let mut n = 2u64;
+    while std::fs::symlink_metadata(&candidate).is_ok() {
+        candidate = PathBuf::from(format!("{base}-{n}"));
+        n += 1;
     }
-    result
+    candidate
 }
 
-fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
-    // A symbolic link (even a dangling one) counts: it is replaced, never followed.
-    if std::fs::symlink_metadata(path).is_ok() && !force {
-        return Err(UsageError(format!(
-            "{} exists; add --force to overwrite it",
-            path.display()
-        ))
-        .into());
-    }
-    Ok(())
+/// Copies `file` to a new backup beside it, through the same atomic writer.
+fn back_up(file: &Path) -> Result<PathBuf> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let backup = backup_path(file, stamp);
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    write_output(&backup, &bytes, false)
+        .with_context(|| format!("cannot back up to {}", backup.display()))?;
+    Ok(backup)
 }
 
-fn write_checked(path: &Path, file: &rdpfile::RdpFile) -> Result<()> {
+/// Writes `file` to `path` atomically; an existing file or symbolic link is replaced only with `force`.
+fn write_checked(path: &Path, file: &rdpfile::RdpFile, force: bool) -> Result<()> {
     let bytes = file.to_mstsc_bytes();
     // What is written must read back to the same properties.
     let back = rdpfile::parse(&bytes);
@@ -131,7 +117,7 @@ fn write_checked(path: &Path, file: &rdpfile::RdpFile) -> Result<()> {
         back.lines == file.lines,
         "internal error: the written file does not read back the same"
     );
-    write_atomic(path, &bytes)
+    write_output(path, &bytes, force)
 }
 
 pub fn run(args: &Args) -> Result<Outcome> {
@@ -164,16 +150,10 @@ pub fn run(args: &Args) -> Result<Outcome> {
             if cleaned.get("full address").is_none() {
                 anyhow::bail!("{} has no 'full address': nothing to keep; create a file with `rdp-doctor rdpfile new --host HOST -o OUT`", file.display());
             }
-            let target = if *in_place {
-                let stamp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                let backup = PathBuf::from(format!("{}.bak-{stamp}", file.display()));
-                std::fs::copy(file, &backup)
-                    .with_context(|| format!("cannot back up to {}", backup.display()))?;
+            let (target, replace) = if *in_place {
+                let backup = back_up(file)?;
                 writeln!(std::io::stdout(), "backup: {}", backup.display())?;
-                file.clone()
+                (file.clone(), true)
             } else {
                 let out = output
                     .clone()
@@ -185,10 +165,9 @@ pub fn run(args: &Args) -> Result<Outcome> {
                     )
                     .into());
                 }
-                refuse_overwrite(&out, *force)?;
-                out
+                (out, *force)
             };
-            write_checked(&target, &cleaned)?;
+            write_checked(&target, &cleaned, replace)?;
             writeln!(
                 std::io::stdout(),
                 "wrote {} ({} of {} properties kept; UTF-16LE, CRLF)",
@@ -211,9 +190,8 @@ pub fn run(args: &Args) -> Result<Outcome> {
                 rdpfile::address::valid_address(g)
                     .map_err(|why| UsageError(format!("--gateway {g:?}: {why}")))?;
             }
-            refuse_overwrite(output, *force)?;
             let file = clean::new_file(host, *port, user.as_deref(), gateway.as_deref());
-            write_checked(output, &file)?;
+            write_checked(output, &file, *force)?;
             writeln!(std::io::stdout(), "wrote {}", output.display())?;
             Ok(Outcome::Healthy)
         }

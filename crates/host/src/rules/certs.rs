@@ -5,7 +5,7 @@
 use rdp_doctor_model::{Evidence, Finding, FindingId as Id, Remedy, Severity};
 
 use super::{found, passed, Outcome};
-use crate::cert::CertInfo;
+use crate::cert::{CertInfo, StoreCert};
 use crate::facts::{CertFacts, HostFacts, KeyFileState, RDP_CERT_STORE};
 
 pub fn pinned(f: &HostFacts) -> Option<Outcome> {
@@ -20,6 +20,7 @@ pub fn pinned(f: &HostFacts) -> Option<Outcome> {
         .cert
         .as_ref()
         .and_then(|e| e.cert.as_ref().ok())
+        .map(|s| &s.cert)
         .filter(|c| c.expired_at(f.now));
     Some(match (p.in_store, expired) {
         (Some(false), _) => Outcome::Found(
@@ -127,10 +128,10 @@ fn problem(f: &HostFacts, c: &CertFacts, info: &CertInfo) -> Option<String> {
         .thumbprint
         .as_deref()
         .is_some_and(|p| p.eq_ignore_ascii_case(thumb));
-    if !info.sha1.eq_ignore_ascii_case(thumb) {
+    if !info.sha1_thumbprint.eq_ignore_ascii_case(thumb) {
         Some(format!(
             "the certificate's SHA-1 is {}, not its key name {thumb}: the store entry is damaged",
-            info.sha1
+            info.sha1_thumbprint
         ))
     } else if info.expired_at(f.now) {
         // An expired certificate the listener is pinned to is HOST013's failure.
@@ -155,7 +156,7 @@ fn problem(f: &HostFacts, c: &CertFacts, info: &CertInfo) -> Option<String> {
 
 fn certificate(f: &HostFacts, c: &CertFacts) -> Vec<Outcome> {
     let e = &c.entry;
-    let info = match &e.cert {
+    let stored = match &e.cert {
         Err(err) => {
             return vec![Outcome::Found(
                 Finding::new(Id::CertificateBlob, Severity::Warning, format!("the certificate {} cannot be read ({err}): TermService cannot use it (TermService 1057)", e.thumbprint))
@@ -163,9 +164,10 @@ fn certificate(f: &HostFacts, c: &CertFacts) -> Vec<Outcome> {
                     .remedy(delete_cert(&e.thumbprint)),
             )]
         }
-        Ok(i) => i,
+        Ok(s) => s,
     };
-    let key = info.key.as_ref().map_or("none", |k| k.container.as_str());
+    let info = &stored.cert;
+    let key = stored.key.as_ref().map_or("none", |k| k.container.as_str());
     let value = format!(
         "{}; valid {} to {}; key container {key}",
         info.subject, info.not_before, info.not_after
@@ -186,20 +188,20 @@ fn certificate(f: &HostFacts, c: &CertFacts) -> Vec<Outcome> {
             ),
         }),
     }];
-    out.extend(key_file(f, c, info));
+    out.extend(key_file(f, c, stored));
     out
 }
 
 /// HOST021 (needs the Windows volume).
-fn key_file(f: &HostFacts, c: &CertFacts, info: &CertInfo) -> Option<Outcome> {
+fn key_file(f: &HostFacts, c: &CertFacts, stored: &StoreCert) -> Option<Outcome> {
     let state = c.key_file.as_ref();
     let thumb = &c.entry.thumbprint;
-    let Some(k) = &info.key else {
+    let Some(k) = &stored.key else {
         // Only judged when the volume was given, as the key file is.
         if !f.volume_given {
             return None;
         }
-        let why = info
+        let why = stored
             .key_error
             .clone()
             .unwrap_or_else(|| "no key provider property".into());
