@@ -21,7 +21,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn unxz(dir: &Path, src: &str, name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(src);
-    let out = Command::new("xz").arg("-dc").arg(path).output().expect("xz");
+    let out = Command::new("xz")
+        .arg("-dc")
+        .arg(path)
+        .output()
+        .expect("xz");
     let dst = dir.join(name);
     std::fs::write(&dst, out.stdout).expect("write");
     dst
@@ -43,8 +47,16 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let system = unxz(d, "../regf/tests/data/regipy_SYSTEM_B_win10.xz", "SYSTEM");
-    unxz(d, "../regf/tests/data/regipy_SYSTEM_B.LOG1.xz", "SYSTEM.LOG1");
-    unxz(d, "../regf/tests/data/regipy_SYSTEM_B.LOG2.xz", "SYSTEM.LOG2");
+    unxz(
+        d,
+        "../regf/tests/data/regipy_SYSTEM_B.LOG1.xz",
+        "SYSTEM.LOG1",
+    );
+    unxz(
+        d,
+        "../regf/tests/data/regipy_SYSTEM_B.LOG2.xz",
+        "SYSTEM.LOG2",
+    );
     let software = unxz(d, "../regf/tests/data/regipy_NTUSER_win7.xz", "SOFTWARE");
     let logs = d.join("Logs");
     std::fs::create_dir_all(&logs).expect("mkdir");
@@ -58,7 +70,11 @@ fn main() {
         unxz(&logs, &format!("../events/tests/data/{name}.xz"), name);
     }
     let rdp = d.join("client.rdp");
-    std::fs::write(&rdp, "full address:s:server.example:3389\r\nenablecredsspsupport:i:0\r\n").expect("write");
+    std::fs::write(
+        &rdp,
+        "full address:s:server.example:3389\r\nenablecredsspsupport:i:0\r\n",
+    )
+    .expect("write");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -81,7 +97,11 @@ fn main() {
         cmd.arg("diagnose");
         sources(&mut cmd);
         let out = cmd.output().expect("diagnose");
-        assert!(!out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            !out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     });
     let with_probe = time(runs, || {
         let mut cmd = Command::new(bin);

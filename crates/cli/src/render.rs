@@ -16,7 +16,12 @@ use crate::style::Style;
 const CAUSES_SHOWN: usize = 3;
 
 /// Findings, most important first, numbered.
-pub fn findings(out: &mut impl Write, list: &[Finding], st: Style, target: &Target) -> io::Result<()> {
+pub fn findings(
+    out: &mut impl Write,
+    list: &[Finding],
+    st: Style,
+    target: &Target,
+) -> io::Result<()> {
     for (i, f) in list.iter().enumerate() {
         finding(out, i + 1, f, st, target)?;
     }
@@ -24,8 +29,20 @@ pub fn findings(out: &mut impl Write, list: &[Finding], st: Style, target: &Targ
 }
 
 /// One finding: id, severity, title, then its evidence and (for problems) its remedies.
-pub fn finding(out: &mut impl Write, n: usize, f: &Finding, st: Style, target: &Target) -> io::Result<()> {
-    writeln!(out, "  {n}. [{}] {} {}", f.id, st.bold(f.severity.label()), f.title)?;
+pub fn finding(
+    out: &mut impl Write,
+    n: usize,
+    f: &Finding,
+    st: Style,
+    target: &Target,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {n}. [{}] {} {}",
+        f.id,
+        st.bold(f.severity.label()),
+        f.title
+    )?;
     let mut seen: Vec<String> = Vec::new();
     for e in &f.evidence {
         let line = e.line();
@@ -41,9 +58,19 @@ pub fn finding(out: &mut impl Write, n: usize, f: &Finding, st: Style, target: &
 }
 
 /// Remedies with the commands of their actions, most advisable first.
-pub fn remedies(out: &mut impl Write, list: &[Remedy], id: FindingId, target: &Target, indent: &str) -> io::Result<()> {
+pub fn remedies(
+    out: &mut impl Write,
+    list: &[Remedy],
+    id: FindingId,
+    target: &Target,
+    indent: &str,
+) -> io::Result<()> {
     for r in list {
-        let mark = if r.downgrade { " (lowers security: opt-in)" } else { "" };
+        let mark = if r.downgrade {
+            " (lowers security: opt-in)"
+        } else {
+            ""
+        };
         writeln!(out, "{indent}fix:      {}{mark}", r.title)?;
         if !r.explanation.is_empty() {
             writeln!(out, "{indent}          {}", r.explanation)?;
@@ -58,7 +85,12 @@ pub fn remedies(out: &mut impl Write, list: &[Remedy], id: FindingId, target: &T
 }
 
 /// The diagnosis: verdict, ranked causes with evidence for and against, the next check.
-pub fn diagnosis_head(out: &mut impl Write, d: &Diagnosis, st: Style, target: &Target) -> io::Result<()> {
+pub fn diagnosis_head(
+    out: &mut impl Write,
+    d: &Diagnosis,
+    st: Style,
+    target: &Target,
+) -> io::Result<()> {
     writeln!(out, "{}", st.bold(&d.verdict))?;
     if d.causes.is_empty() {
         return Ok(());
@@ -68,7 +100,10 @@ pub fn diagnosis_head(out: &mut impl Write, d: &Diagnosis, st: Style, target: &T
         cause(out, i, c, st, target)?;
     }
     if d.causes.len() > CAUSES_SHOWN {
-        let rest: Vec<&str> = d.causes[CAUSES_SHOWN..].iter().map(|c| c.cause.name()).collect();
+        let rest: Vec<&str> = d.causes[CAUSES_SHOWN..]
+            .iter()
+            .map(|c| c.cause.name())
+            .collect();
         writeln!(out, "  also possible: {}", rest.join(", "))?;
     }
     if let Some(n) = &d.next_check {
@@ -84,7 +119,13 @@ pub fn diagnosis_head(out: &mut impl Write, d: &Diagnosis, st: Style, target: &T
     Ok(())
 }
 
-fn cause(out: &mut impl Write, i: usize, c: &RankedCause, st: Style, target: &Target) -> io::Result<()> {
+fn cause(
+    out: &mut impl Write,
+    i: usize,
+    c: &RankedCause,
+    st: Style,
+    target: &Target,
+) -> io::Result<()> {
     let sources: Vec<&str> = c.corroborated_by.iter().map(|s| s.name()).collect();
     writeln!(
         out,
@@ -108,9 +149,15 @@ fn cause(out: &mut impl Write, i: usize, c: &RankedCause, st: Style, target: &Ta
     }
     for a in &c.against {
         let why = match a.reason {
-            AgainstReason::PhaseCompleted { phase } => format!("the probe got through {}", phase.label()),
+            AgainstReason::PhaseCompleted { phase } => {
+                format!("the probe got through {}", phase.label())
+            }
             AgainstReason::CheckPassed { check } => {
-                let read = a.evidence.first().map(|e| format!(": {}", e.line())).unwrap_or_default();
+                let read = a
+                    .evidence
+                    .first()
+                    .map(|e| format!(": {}", e.line()))
+                    .unwrap_or_default();
                 format!("[{check}] passed{read}")
             }
         };

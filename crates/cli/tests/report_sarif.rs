@@ -189,3 +189,63 @@ fn the_schema_check_rejects_a_broken_log() {
     let errors = schema_errors(dir.path(), &log).expect("rejected");
     assert!(errors.contains("fatal"), "{errors}");
 }
+
+/// `--format sarif` of every command that reports findings, as a user runs it.
+#[test]
+fn every_command_prints_a_valid_sarif_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rdp_file, _) = rdp_findings(dir.path());
+    host_findings(dir.path()); // leaves dir/SYSTEM with Remote Desktop off
+    event_findings(dir.path()); // leaves dir/Security.evtx
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let rdp = rdp_file.to_str().expect("utf-8");
+    let hive = dir.path().join("SYSTEM");
+    let log = dir.path().join("Security.evtx");
+    let target = format!("127.0.0.1:{port}");
+    let runs: [(&[&str], &str); 4] = [
+        (&["rdpfile", "lint", rdp], "RDPF"),
+        (
+            &["host", "check", "--system", hive.to_str().expect("utf-8")],
+            "HOST001",
+        ),
+        (&["logs", log.to_str().expect("utf-8")], "EVT005"),
+        (
+            &[
+                "diagnose",
+                &target,
+                "--timeout",
+                "3",
+                "--system",
+                hive.to_str().expect("utf-8"),
+            ],
+            "NET002",
+        ),
+    ];
+    for (args, id) in runs {
+        let out = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+            .args(args)
+            .args(["--format", "sarif"])
+            .output()
+            .expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        if let Some(errors) = schema_errors(dir.path(), &doc) {
+            panic!("{args:?}: not valid SARIF 2.1.0: {errors}");
+        }
+        let results = doc["runs"][0]["results"].as_array().expect("results");
+        assert!(
+            results
+                .iter()
+                .any(|r| r["ruleId"].as_str().is_some_and(|r| r.starts_with(id))),
+            "{args:?}: no {id} result"
+        );
+    }
+}

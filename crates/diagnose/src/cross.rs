@@ -9,7 +9,10 @@ use crate::Inputs;
 /// cannot do what the server demands. The file's line is the culprit.
 pub fn nla_required_but_file_disables_credssp(inputs: &Inputs) -> Option<Support> {
     let probe = inputs.probe.as_ref()?;
-    let refused = probe.findings.iter().find(|f| f.id == FindingId::NlaRequired);
+    let refused = probe
+        .findings
+        .iter()
+        .find(|f| f.id == FindingId::NlaRequired);
     if refused.is_none() && !probe.nla_required {
         return None;
     }

@@ -8,7 +8,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use rdp_doctor_diagnose::{self as engine, ClientFacts, HostFacts, Inputs, ProbeFacts, ReportedCode};
+use rdp_doctor_diagnose::{
+    self as engine, ClientFacts, HostFacts, Inputs, ProbeFacts, ReportedCode,
+};
 use rdp_doctor_model::command::Target;
 use rdp_doctor_model::{Evidence, PhaseName, RegistryOrigin};
 
@@ -173,9 +175,16 @@ pub fn run(args: &Args) -> Result<Outcome> {
         let page = rdp_doctor::html::diagnosis_page(&d, probe_report);
         super::host::write_output(path, page.as_bytes(), args.force)?;
     }
-    let format = if args.probe.json { Format::Json } else { args.format };
+    let format = if args.probe.json {
+        Format::Json
+    } else {
+        args.format
+    };
     if format == Format::Json {
-        let doc = Document { diagnosis: &d, probe: probe_report };
+        let doc = Document {
+            diagnosis: &d,
+            probe: probe_report,
+        };
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else if format == Format::Sarif {
@@ -194,7 +203,11 @@ pub fn run(args: &Args) -> Result<Outcome> {
             render::findings(&mut out, &d.findings, st, &target)?;
         }
     }
-    Ok(if d.healthy { Outcome::Healthy } else { Outcome::ProblemFound })
+    Ok(if d.healthy {
+        Outcome::Healthy
+    } else {
+        Outcome::ProblemFound
+    })
 }
 
 /// The JSON document (schema rdp-doctor.diagnose/v2).
@@ -206,7 +219,10 @@ struct Document<'a> {
     probe: Option<&'a rdp_doctor_probe::ProbeReport>,
 }
 
-fn probe_facts(r: &rdp_doctor_probe::ProbeReport, findings: Vec<rdp_doctor_model::Finding>) -> ProbeFacts {
+fn probe_facts(
+    r: &rdp_doctor_probe::ProbeReport,
+    findings: Vec<rdp_doctor_model::Finding>,
+) -> ProbeFacts {
     use rdp_doctor_probe::Status;
     let completed: Vec<PhaseName> = r
         .phases
@@ -214,7 +230,11 @@ fn probe_facts(r: &rdp_doctor_probe::ProbeReport, findings: Vec<rdp_doctor_model
         .take_while(|p| matches!(p.status, Status::Ok | Status::Warn))
         .map(|p| p.name)
         .collect();
-    let failed = r.phases.iter().find(|p| p.status == Status::Fail).map(|p| p.name);
+    let failed = r
+        .phases
+        .iter()
+        .find(|p| p.status == Status::Fail)
+        .map(|p| p.name);
     ProbeFacts {
         completed,
         failed,
@@ -230,8 +250,12 @@ fn nla_required(r: &rdp_doctor_probe::ProbeReport) -> bool {
     use rdp_doctor_probe::wire::x224::Protocol;
     let supported = r.supported();
     !r.protocols.is_empty()
-        && supported.iter().any(|p| matches!(p, Protocol::Hybrid | Protocol::HybridEx))
-        && !supported.iter().any(|p| matches!(p, Protocol::Rdp | Protocol::Tls))
+        && supported
+            .iter()
+            .any(|p| matches!(p, Protocol::Hybrid | Protocol::HybridEx))
+        && !supported
+            .iter()
+            .any(|p| matches!(p, Protocol::Rdp | Protocol::Tls))
 }
 
 fn codes(code: &[String]) -> Result<Vec<ReportedCode>> {
@@ -259,7 +283,8 @@ fn logs(paths: &[PathBuf]) -> Result<Option<Vec<rdp_doctor_model::Finding>>> {
     if paths.is_empty() {
         return Ok(None);
     }
-    let report = rdp_doctor_events::read_paths(paths, &rdp_doctor_events::Options::default(), |_, _, _| {})?;
+    let report =
+        rdp_doctor_events::read_paths(paths, &rdp_doctor_events::Options::default(), |_, _, _| {})?;
     Ok(Some(report.findings))
 }
 
@@ -271,15 +296,20 @@ fn rdp_file(path: Option<&std::path::Path>) -> Result<Option<ClientFacts>> {
     let settings = rdp_doctor_rdpfile::settings(&file);
     // The rule needs the setting turned off, and the line that does it.
     let off = |s: &Option<rdp_doctor_rdpfile::Setting<bool>>, name: &str| {
-        s.as_ref().filter(|s| !s.value).map(|s| engine::FileSetting {
-            line: s.line,
-            text: format!("{name}:i:0"),
-        })
+        s.as_ref()
+            .filter(|s| !s.value)
+            .map(|s| engine::FileSetting {
+                line: s.line,
+                text: format!("{name}:i:0"),
+            })
     };
     Ok(Some(ClientFacts {
         findings: report.findings,
         credssp_disabled: off(&settings.enablecredsspsupport, "enablecredsspsupport"),
-        negotiation_disabled: off(&settings.negotiate_security_layer, "negotiate security layer"),
+        negotiation_disabled: off(
+            &settings.negotiate_security_layer,
+            "negotiate security layer",
+        ),
         file: Some(path.display().to_string()),
     }))
 }
@@ -287,9 +317,14 @@ fn rdp_file(path: Option<&std::path::Path>) -> Result<Option<ClientFacts>> {
 fn host_facts(args: &Args, files: &HostFiles) -> Result<(Option<HostFacts>, Target)> {
     if args.live {
         let report = super::host::live_report(args.probe.credentials.user())?;
-        return Ok((Some(host_facts_of(report, RegistryOrigin::Live)), Target::Live));
+        return Ok((
+            Some(host_facts_of(report, RegistryOrigin::Live)),
+            Target::Live,
+        ));
     }
-    let Some(system) = &files.system else { return Ok((None, Target::Live)) };
+    let Some(system) = &files.system else {
+        return Ok((None, Target::Live));
+    };
     let offline_err = |e| match e {
         rdp_doctor_host::OfflineError::Usage(m) => anyhow::Error::from(UsageError(m)),
         e => anyhow::anyhow!("{e}"),
@@ -312,7 +347,9 @@ fn host_facts(args: &Args, files: &HostFiles) -> Result<(Option<HostFacts>, Targ
         system: system.display().to_string(),
         software: files.software.as_ref().map(|p| p.display().to_string()),
     };
-    let origin = RegistryOrigin::Hive { file: system.display().to_string() };
+    let origin = RegistryOrigin::Hive {
+        file: system.display().to_string(),
+    };
     Ok((Some(host_facts_of(report, origin)), target))
 }
 
@@ -322,9 +359,17 @@ fn host_facts_of(report: rdp_doctor_host::Report, origin: RegistryOrigin) -> Hos
         .passed
         .iter()
         .map(|p| {
-            let ev = Evidence::Registry { path: p.path.clone(), value: p.value.clone(), origin: origin.clone() };
+            let ev = Evidence::Registry {
+                path: p.path.clone(),
+                value: p.value.clone(),
+                origin: origin.clone(),
+            };
             (p.id, ev)
         })
         .collect();
-    HostFacts { findings: report.findings, passed, live }
+    HostFacts {
+        findings: report.findings,
+        passed,
+        live,
+    }
 }

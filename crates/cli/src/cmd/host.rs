@@ -153,9 +153,12 @@ enum Action {
     Check {
         #[command(flatten)]
         hives: Hives,
-        /// Print JSON (schema rdp-doctor.host-check/v2).
+        /// Print JSON (schema rdp-doctor.host-check/v2); the same as --format json.
         #[arg(long)]
         json: bool,
+        /// Output format: text, json, or sarif (SARIF 2.1.0: the findings, each at its registry path).
+        #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+        format: Option<super::ReportFormat>,
     },
     /// Plan the fixes for what `check` finds (a dry run unless --apply), as text, JSON, .reg or PowerShell.
     Fix {
@@ -215,7 +218,14 @@ Examples:
 
 pub fn run(args: &Args) -> Result<Outcome> {
     match &args.action {
-        Action::Check { hives, json } => run_check(&with_collected(hives)?, *json),
+        Action::Check {
+            hives,
+            json,
+            format,
+        } => run_check(
+            &with_collected(hives)?,
+            super::ReportFormat::pick(*format, *json),
+        ),
         Action::Fix {
             hives,
             only,
@@ -265,17 +275,34 @@ fn parse_only(only: &[String]) -> Result<Vec<FindingId>> {
         .collect()
 }
 
-fn run_check(h: &Hives, json: bool) -> Result<Outcome> {
-    if h.live {
-        return live::check(json, h.user.as_deref());
+fn run_check(h: &Hives, format: super::ReportFormat) -> Result<Outcome> {
+    use super::ReportFormat;
+    if h.live && format != ReportFormat::Sarif {
+        return live::check(format == ReportFormat::Json, h.user.as_deref());
     }
-    // A dirty hive whose .LOG1/.LOG2 lie beside it is read with the logs replayed,
-    // in memory: the files are not changed by a check.
-    let mut report =
-        rdp_doctor_host::check_offline(h.system()?, h.software.as_deref(), h.windows.as_deref())
-            .map_err(offline_err)?;
-    h.add_accounts(&mut report)?;
-    print_check(&report, json, &h.target())
+    let report = if h.live {
+        live::report(h.user.as_deref())?
+    } else {
+        // A dirty hive whose .LOG1/.LOG2 lie beside it is read with the logs replayed,
+        // in memory: the files are not changed by a check.
+        let mut report = rdp_doctor_host::check_offline(
+            h.system()?,
+            h.software.as_deref(),
+            h.windows.as_deref(),
+        )
+        .map_err(offline_err)?;
+        h.add_accounts(&mut report)?;
+        report
+    };
+    if format == ReportFormat::Sarif {
+        super::print_sarif("rdp-doctor host check", &report.findings, None)?;
+        return Ok(if report.failures() > 0 {
+            Outcome::ProblemFound
+        } else {
+            Outcome::Healthy
+        });
+    }
+    print_check(&report, format == ReportFormat::Json, &h.target())
 }
 
 /// The plan as a .reg file or a PowerShell script, to `output` or standard output.

@@ -31,9 +31,13 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     timeline: usize,
 
-    /// Print JSON (schema rdp-doctor.logs/v2).
+    /// Print JSON (schema rdp-doctor.logs/v2); the same as --format json.
     #[arg(long)]
     json: bool,
+
+    /// Output format: text, json, or sarif (SARIF 2.1.0: the findings).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    format: Option<super::ReportFormat>,
 
     /// Also write the report as one self-contained HTML page (findings, a timeline per client).
     #[arg(long, value_name = "FILE")]
@@ -99,11 +103,15 @@ pub fn run(args: &Args) -> Result<Outcome> {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        render(&mut out, &report, Style::for_stdout())?;
+    match super::ReportFormat::pick(args.format, args.json) {
+        super::ReportFormat::Sarif => {
+            super::print_sarif("rdp-doctor logs", &report.findings, None)?
+        }
+        super::ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        super::ReportFormat::Text => render(&mut out, &report, Style::for_stdout())?,
     }
     if report.files.iter().all(|f| f.error.is_some()) {
         anyhow::bail!("no file could be read");

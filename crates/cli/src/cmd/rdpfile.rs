@@ -23,9 +23,12 @@ enum Action {
     Lint {
         /// The .rdp file to check.
         file: PathBuf,
-        /// Print JSON (schema rdp-doctor.rdpfile-lint/v2).
+        /// Print JSON (schema rdp-doctor.rdpfile-lint/v2); the same as --format json.
         #[arg(long)]
         json: bool,
+        /// Output format: text, json, or sarif (SARIF 2.1.0, each finding at its line).
+        #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+        format: Option<super::ReportFormat>,
     },
     /// Write a minimal clean copy: what the connection needs (address, account, gateway, broker, security, RemoteApp, Azure Virtual Desktop identity).
     Clean {
@@ -122,12 +125,16 @@ fn write_checked(path: &Path, file: &rdpfile::RdpFile, force: bool) -> Result<()
 
 pub fn run(args: &Args) -> Result<Outcome> {
     match &args.action {
-        Action::Lint { file, json } => {
+        Action::Lint { file, json, format } => {
             let parsed = read(file)?;
-            let report = rdpfile::lint_named(&parsed, Some(&file.display().to_string()));
+            let name = file.display().to_string();
+            let report = rdpfile::lint_named(&parsed, Some(&name));
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            if *json {
+            let format = super::ReportFormat::pick(*format, *json);
+            if format == super::ReportFormat::Sarif {
+                super::print_sarif("rdp-doctor rdpfile lint", &report.findings, Some(&name))?;
+            } else if format == super::ReportFormat::Json {
                 serde_json::to_writer_pretty(&mut out, &report)?;
                 writeln!(out)?;
             } else {

@@ -61,6 +61,10 @@ pub struct Args {
     /// Never show the progress bar (it is shown on a terminal only).
     #[arg(long)]
     no_progress: bool,
+
+    /// At the end, print hosts per second, peak memory and peak open files on standard error.
+    #[arg(long)]
+    stats: bool,
 }
 
 /// One host's line of output.
@@ -186,6 +190,10 @@ pub fn run(args: &Args) -> Result<Outcome> {
     }
     let targets = read_targets(args)?;
     let total = targets.len();
+    // Each probe holds one socket at a time; the rest is the runtime's and the output's.
+    limits::raise_open_files(args.concurrency.min(total) as u64 + 64)?;
+    let started = std::time::Instant::now();
+    let fd_watch = args.stats.then(limits::PeakFds::watch);
     let budget = Duration::from_secs_f64(args.timeout);
     let opts = rdp_doctor_probe::ProbeOptions {
         total_budget: budget,
@@ -237,6 +245,16 @@ pub fn run(args: &Args) -> Result<Outcome> {
     ));
     if show_progress {
         eprintln!();
+    }
+    if args.stats {
+        let wall = started.elapsed().as_secs_f64();
+        eprintln!(
+            "stats: {total} hosts in {wall:.2} s ({:.1} hosts/s), concurrency {}, peak RSS {} KiB, peak open files {}",
+            total as f64 / wall.max(1e-9),
+            args.concurrency,
+            limits::peak_rss_kib().map_or("?".into(), |k| k.to_string()),
+            fd_watch.map_or(0, limits::PeakFds::stop)
+        );
     }
     let rows: Vec<Row> = results.iter().map(row).collect();
     match args.format {
@@ -319,4 +337,98 @@ pub fn run(args: &Args) -> Result<Outcome> {
     } else {
         Outcome::ProblemFound
     })
+}
+
+/// The process's open-file limit and its peak use of memory and files.
+mod limits {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use anyhow::Result;
+
+    use crate::UsageError;
+
+    /// Raises the soft RLIMIT_NOFILE to at least `needed`, up to the hard limit.
+    pub fn raise_open_files(needed: u64) -> Result<()> {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we own.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+            return Ok(()); // unknown: let the scan report what it meets
+        }
+        if lim.rlim_cur >= needed {
+            return Ok(());
+        }
+        if lim.rlim_max < needed {
+            return Err(UsageError(format!(
+                "--concurrency needs about {needed} open files but the hard limit is {} \
+                 (raise it with `ulimit -Hn {needed}` as root, or lower --concurrency)",
+                lim.rlim_max
+            ))
+            .into());
+        }
+        let raised = libc::rlimit {
+            rlim_cur: needed,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(UsageError(format!(
+                "cannot raise the open-file limit from {} to {needed}: {} (lower --concurrency)",
+                lim.rlim_cur,
+                std::io::Error::last_os_error()
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The peak resident set (VmHWM), in KiB.
+    pub fn peak_rss_kib() -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    fn open_files() -> usize {
+        std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+    }
+
+    /// Samples the number of open files every 10 ms until stopped.
+    pub struct PeakFds {
+        stop: Arc<AtomicBool>,
+        peak: Arc<AtomicUsize>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl PeakFds {
+        pub fn watch() -> PeakFds {
+            let stop = Arc::new(AtomicBool::new(false));
+            let peak = Arc::new(AtomicUsize::new(open_files()));
+            let (s, p) = (stop.clone(), peak.clone());
+            let thread = std::thread::spawn(move || {
+                while !s.load(Ordering::Relaxed) {
+                    p.fetch_max(open_files(), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            });
+            PeakFds {
+                stop,
+                peak,
+                thread: Some(thread),
+            }
+        }
+
+        /// Stops sampling; the most files seen open at once.
+        pub fn stop(mut self) -> usize {
+            self.stop.store(true, Ordering::Relaxed);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+            self.peak.load(Ordering::Relaxed)
+        }
+    }
 }
