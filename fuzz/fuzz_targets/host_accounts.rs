@@ -16,10 +16,17 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(sid.to_bytes(), data[..len]);
     }
     let Ok(hive) = Hive::new(data) else { return };
-    let origin = RegistryOrigin::Hive { file: "fuzz".into() };
+    let origin = RegistryOrigin::Hive {
+        file: "fuzz".into(),
+    };
     let rights = lsa::read(&hive, origin.clone()).ok();
     let groups = sam::read_groups(&hive, origin.clone()).ok();
     let user = sam::read_account(&hive, "Preston", None, origin).ok();
-    let facts = AccountFacts { rights, groups, user, now: 0 };
+    let facts = AccountFacts {
+        rights,
+        groups,
+        user,
+        now: 0,
+    };
     let _ = rules::all(&facts);
 });

@@ -504,3 +504,41 @@ fn html_report_is_written_and_never_overwritten_without_force() {
     forced.push("--force");
     assert_eq!(rdp_doctor(&forced).status.code(), Some(1));
 }
+
+#[test]
+fn udp_and_gateway_evidence_reach_the_diagnosis() {
+    // A closed loopback port answers the RDP-UDP SYN with ICMP port unreachable.
+    let target = format!("127.0.0.1:{}", closed_port());
+    let v = json(&rdp_doctor(&[
+        "diagnose",
+        &target,
+        "--udp",
+        "--timeout",
+        "3",
+        "--json",
+    ]));
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"UDP001"), "{ids:?}");
+    let causes: Vec<&str> = v["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["cause"].as_str())
+        .collect();
+    assert!(causes.contains(&"udp_transport"), "{causes:?}");
+    // Nothing listens where the gateway should be.
+    let v = json(&rdp_doctor(&[
+        "diagnose",
+        &target,
+        "--gateway",
+        "--timeout",
+        "3",
+        "--json",
+    ]));
+    assert_eq!(top_cause(&v), "gateway", "{v:#}");
+}

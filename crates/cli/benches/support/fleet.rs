@@ -3,8 +3,8 @@
 //! lists is routed out of the namespace's veth, and iptables inside the
 //! namespace decides what each address is:
 //!
-//! - live: DNAT to a real xrdp listening on the veth's outer address;
-//! - slow: DNAT to a second xrdp, with `tc netem` delaying that port's packets;
+//! - live: DNAT to a forwarder (on the veth's outer address) to a real xrdp;
+//! - slow: DNAT to a forwarder that delays every chunk it passes to a second xrdp;
 //! - refused: REJECT with a TCP reset;
 //! - filtered: DROP.
 //!
@@ -51,13 +51,16 @@ impl Class {
 
 /// The one port every target is scanned on.
 pub const PORT: u16 = 3389;
-/// The one-way delay netem adds to the slow servers' packets.
+/// The delay the forwarder adds before each chunk of the slow server's answers.
 pub const SLOW_DELAY_MS: u64 = 100;
+/// xrdp servers behind each answering class.
+const SERVERS_PER_CLASS: u32 = 3;
 
 pub struct Fleet {
     pub ns: Netns,
     pub targets: Vec<(Ipv4Addr, Class)>,
     _servers: Vec<Xrdp>,
+    _proxies: Vec<DelayProxy>,
 }
 
 /// Addresses of a class, from .1 of its /20 upwards.
@@ -71,34 +74,48 @@ impl Fleet {
     pub fn build(slot: u8, per_class: [usize; 4]) -> std::io::Result<Fleet> {
         let ns = Netns::create(slot)?;
         let host = ns.host_addr.to_string();
-        let live = Xrdp::start_at(
-            &host,
-            SecurityLayer::Negotiate,
-            CertCase::Valid("live.test".into()),
-        )?;
-        let slow = Xrdp::start_at(
-            &host,
-            SecurityLayer::Negotiate,
-            CertCase::Valid("slow.test".into()),
-        )?;
         ns.exec(&["ip", "route", "add", "198.18.0.0/15", "via", &host])?;
-        for (class, server) in [(Class::Live, &live), (Class::Slow, &slow)] {
-            ns.iptables(&[
-                "-t",
-                "nat",
-                "-A",
-                "OUTPUT",
-                "-d",
-                &class.cidr(),
-                "-p",
-                "tcp",
-                "--dport",
-                &PORT.to_string(),
-                "-j",
-                "DNAT",
-                "--to-destination",
-                &server.addr.to_string(),
-            ])?;
+        // A few xrdp per answering class, each behind a forwarder (xrdp's own
+        // listen backlog is tiny; the forwarder queues what it cannot take).
+        let mut servers = Vec::new();
+        let mut proxies = Vec::new();
+        for (class, delay) in [(Class::Live, 0), (Class::Slow, SLOW_DELAY_MS)] {
+            for i in 0..SERVERS_PER_CLASS {
+                let server = Xrdp::start_at(
+                    &host,
+                    SecurityLayer::Negotiate,
+                    CertCase::Valid(format!("{class:?}{i}.test").to_lowercase()),
+                )?;
+                let proxy = DelayProxy::start(ns.host_addr, server.addr, delay)?;
+                // Round robin: the first rule takes every k-th new connection, the next every (k-1)-th of the rest...
+                let every = (SERVERS_PER_CLASS - i).to_string();
+                ns.iptables(&[
+                    "-t",
+                    "nat",
+                    "-A",
+                    "OUTPUT",
+                    "-d",
+                    &class.cidr(),
+                    "-p",
+                    "tcp",
+                    "--dport",
+                    &PORT.to_string(),
+                    "-m",
+                    "statistic",
+                    "--mode",
+                    "nth",
+                    "--every",
+                    &every,
+                    "--packet",
+                    "0",
+                    "-j",
+                    "DNAT",
+                    "--to-destination",
+                    &proxy.addr.to_string(),
+                ])?;
+                servers.push(server);
+                proxies.push(proxy);
+            }
         }
         ns.iptables(&[
             "-A",
@@ -114,44 +131,6 @@ impl Fleet {
         ])?;
         // Filtered, and anything else of the range that was not rewritten: never leaves.
         ns.iptables(&["-A", "OUTPUT", "-d", "198.18.0.0/15", "-j", "DROP"])?;
-        // Delay only the slow server's port: a prio qdisc whose third band has netem.
-        let dev = veth_inside(&ns)?;
-        ns.exec(&["tc", "qdisc", "add", "dev", &dev, "root", "handle", "1:", "prio"])?;
-        ns.exec(&[
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            &dev,
-            "parent",
-            "1:3",
-            "handle",
-            "30:",
-            "netem",
-            "delay",
-            &format!("{SLOW_DELAY_MS}ms"),
-            "limit",
-            "100000",
-        ])?;
-        ns.exec(&[
-            "tc",
-            "filter",
-            "add",
-            "dev",
-            &dev,
-            "parent",
-            "1:0",
-            "protocol",
-            "ip",
-            "u32",
-            "match",
-            "ip",
-            "dport",
-            &slow.addr.port().to_string(),
-            "0xffff",
-            "flowid",
-            "1:3",
-        ])?;
         let mut targets = Vec::new();
         for (class, n) in Class::ALL.into_iter().zip(per_class) {
             targets.extend(addresses(class, n).map(|a| (a, class)));
@@ -161,7 +140,8 @@ impl Fleet {
         Ok(Fleet {
             ns,
             targets,
-            _servers: vec![live, slow],
+            _servers: servers,
+            _proxies: proxies,
         })
     }
 
@@ -173,14 +153,67 @@ impl Fleet {
 }
 
 /// The veth end inside the namespace (the only link besides `lo`).
-fn veth_inside(ns: &Netns) -> std::io::Result<String> {
-    let out = ns.command("ip").args(["-o", "link", "show"]).output()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .map(|n| n.split('@').next().unwrap_or(n).to_string())
-        .find(|n| n != "lo")
-        .ok_or_else(|| std::io::Error::other("no veth inside the namespace"))
+/// A forwarder on the veth's outer address that waits `delay_ms` before each
+/// chunk it passes back (and before it connects upstream): a slow server when
+/// the delay is not zero.
+pub struct DelayProxy {
+    pub addr: std::net::SocketAddr,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl DelayProxy {
+    fn start(
+        bind: Ipv4Addr,
+        upstream: std::net::SocketAddr,
+        delay_ms: u64,
+    ) -> std::io::Result<DelayProxy> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind((bind, 0)))?;
+        let addr = listener.local_addr()?;
+        let delay = Duration::from_millis(delay_ms);
+        // At most this many connections at once to the xrdp behind.
+        let upstream_slots = Arc::new(tokio::sync::Semaphore::new(32));
+        runtime.spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let slots = upstream_slots.clone();
+                tokio::spawn(async move {
+                    let Ok(_slot) = slots.acquire_owned().await else {
+                        return;
+                    };
+                    tokio::time::sleep(delay).await;
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                        let _ = sw.shutdown().await;
+                    });
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n) = sr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(delay).await;
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = cw.shutdown().await;
+                    up.abort();
+                });
+            }
+        });
+        Ok(DelayProxy {
+            addr,
+            _runtime: runtime,
+        })
+    }
 }
 
 /// Whether an NDJSON row of `scan` is what its class must give.
