@@ -107,14 +107,10 @@ pub fn diagnosis_head(
         writeln!(out, "  also possible: {}", rest.join(", "))?;
     }
     if let Some(n) = &d.next_check {
-        writeln!(
-            out,
-            "\n{} {}\n  (tells {} from {})",
-            st.heading("Next check:"),
-            n.command,
-            n.between[0],
-            n.between[1]
-        )?;
+        writeln!(out, "\n{} {}", st.heading("Next check:"), n.command)?;
+        if n.between[0] != n.between[1] {
+            writeln!(out, "  (tells {} from {})", n.between[0], n.between[1])?;
+        }
     }
     Ok(())
 }

@@ -67,6 +67,31 @@ pub fn separating_check(
     given: &[Source],
     target: Option<&str>,
 ) -> Option<NextCheck> {
+    close_pair(causes, given, target).or_else(|| probe_first(causes, given, target))
+}
+
+/// Without a network probe, the probe is the next check: it says which phase fails.
+fn probe_first(
+    causes: &[RankedCause],
+    given: &[Source],
+    target: Option<&str>,
+) -> Option<NextCheck> {
+    if given.contains(&Source::Probe) {
+        return None;
+    }
+    let a = causes.first()?;
+    let b = causes.get(1).unwrap_or(a);
+    Some(NextCheck {
+        command: format!(
+            "rdp-doctor diagnose {} (the network probe: which phase fails)",
+            target.unwrap_or("HOST")
+        ),
+        between: [a.cause, b.cause],
+        source: Source::Probe,
+    })
+}
+
+fn close_pair(causes: &[RankedCause], given: &[Source], target: Option<&str>) -> Option<NextCheck> {
     let [a, b, ..] = causes else { return None };
     if !close(a.score, b.score) {
         return None;
