@@ -57,7 +57,27 @@ fn main() {
         "../regf/tests/data/regipy_SYSTEM_B.LOG2.xz",
         "SYSTEM.LOG2",
     );
+    // SOFTWARE: a real hive's layout with the keys a SOFTWARE hive has, written by hivexregedit.
     let software = unxz(d, "../regf/tests/data/regipy_NTUSER_win7.xz", "SOFTWARE");
+    let reg = d.join("software.reg");
+    std::fs::write(
+        &reg,
+        "Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft]\n\n\
+         [HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT]\n\n\
+         [HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion]\n\"CurrentBuildNumber\"=\"19045\"\n",
+    )
+    .expect("write");
+    let merged = Command::new("hivexregedit")
+        .args(["--merge", "--prefix", "HKEY_LOCAL_MACHINE\\SOFTWARE"])
+        .arg(&software)
+        .arg(&reg)
+        .output()
+        .expect("hivexregedit");
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
     let logs = d.join("Logs");
     std::fs::create_dir_all(&logs).expect("mkdir");
     for name in [

@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "../benches/support/fleet.rs"]
+mod fleet;
+
 use rdp_doctor_testing::netns::{self, Netns};
 use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
 use rdp_doctor_testing::{free_port, require_tool};
@@ -157,4 +160,148 @@ fn bad_entries_are_refused_and_duplicates_probed_once() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["hosts"], 1, "{v:#}");
     assert_eq!(v["results"][0]["finding"], "NET002", "{v:#}");
+}
+
+/// 2,000 targets of a fleet built in a namespace (live and slow xrdp, refused,
+/// filtered) at 512 at once: every result is its class's, results stream as
+/// they finish, and memory and open files stay bounded.
+#[test]
+fn fleet_of_two_thousand_at_512_at_once() {
+    if !netns::require() || !require_tool("xrdp") {
+        return;
+    }
+    let fleet = fleet::Fleet::build(6, [100, 100, 900, 900]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("targets.txt");
+    let text: Vec<String> = fleet.targets.iter().map(|(a, _)| a.to_string()).collect();
+    std::fs::write(&list, text.join("\n")).unwrap();
+    let mut cmd = fleet.ns.command(env!("CARGO_BIN_EXE_rdp-doctor"));
+    cmd.args(["scan", "--no-matrix", "--format", "ndjson", "--stats"])
+        .args(["--timeout", "10", "--port", &fleet::PORT.to_string()])
+        .args(["-c", "512", "-f"])
+        .arg(&list);
+    let run = fleet::measure(cmd);
+    assert_eq!(run.status, 1, "some targets have problems");
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2000);
+    let mut seen = std::collections::HashSet::new();
+    let mut wrong = Vec::new();
+    for r in &rows {
+        let target = r["target"].as_str().unwrap();
+        assert!(seen.insert(target.to_string()), "{target} twice");
+        let class = fleet.class_of(target).unwrap();
+        if !fleet::row_is_right(class, r) {
+            wrong.push(format!("{target} ({class:?}): {r}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong: {:#?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+    // Filtered targets take a 3 s connect deadline: the refused ones must be on stdout long before the end.
+    let first = run.first_line.unwrap();
+    assert!(
+        first + Duration::from_secs(2) < run.wall,
+        "first line at {first:?} of {:?}",
+        run.wall
+    );
+    assert!(run.wall < Duration::from_secs(60), "{:?}", run.wall);
+    assert!(
+        run.max_rss_kib < 128 * 1024,
+        "peak RSS {} KiB",
+        run.max_rss_kib
+    );
+    assert!(run.peak_fds <= 2 * 512 + 64, "peak fds {}", run.peak_fds);
+    println!(
+        "2000 targets in {:?}, peak RSS {} KiB, peak fds {}",
+        run.wall, run.max_rss_kib, run.peak_fds
+    );
+}
+
+/// A concurrency the hard open-file limit cannot hold is refused with a clear error.
+#[test]
+fn concurrency_beyond_the_open_file_limit_is_refused() {
+    if !require_tool("sh") {
+        return;
+    }
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 256 && exec {} scan --no-matrix -c 1024 127.0.3.0/22",
+            env!("CARGO_BIN_EXE_rdp-doctor")
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("open files") && stderr.contains("hard limit is 256"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// Runs `args` under a pseudo-terminal (`script` from util-linux): what the terminal showed.
+fn on_a_terminal(args: &[&str]) -> String {
+    let line = std::iter::once(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `logs` over a folder and `scan` show a progress line on a terminal, and
+/// none when standard error is a file.
+#[test]
+fn progress_only_on_a_terminal() {
+    if !require_tool("script") || !require_tool("xz") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (corpus, name) in [
+        ("mdec_Security_4825_rdp_denied", "Security.evtx"),
+        ("mdec_Security_4825_rdp_denied", "Security-old.evtx"),
+    ] {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../events/tests/data")
+            .join(format!("{corpus}.evtx.xz"));
+        let out = Command::new("xz").arg("-dc").arg(&src).output().unwrap();
+        assert!(out.status.success());
+        std::fs::write(dir.path().join(name), out.stdout).unwrap();
+    }
+    let folder = dir.path().to_str().unwrap();
+    let shown = on_a_terminal(&["logs", folder]);
+    assert!(shown.contains("[2/2]"), "{shown}");
+    let closed = format!("127.0.1.9:{}", free_port());
+    let shown = on_a_terminal(&["scan", "--no-matrix", "--timeout", "3", &closed]);
+    assert!(shown.contains("[1/1]"), "{shown}");
+
+    let err = dir.path().join("stderr.txt");
+    for args in [
+        vec!["logs", folder],
+        vec!["scan", "--no-matrix", "--timeout", "3", &closed],
+    ] {
+        let status = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .status()
+            .unwrap();
+        assert!(status.code().is_some());
+        let text = std::fs::read_to_string(&err).unwrap();
+        assert!(
+            !text.contains("/2]") && !text.contains("[1/1]"),
+            "{args:?}: {text}"
+        );
+    }
 }

@@ -34,18 +34,18 @@ pub enum Class {
 impl Class {
     pub const ALL: [Class; 4] = [Class::Live, Class::Slow, Class::Refused, Class::Filtered];
 
-    /// The /20 of 198.18.0.0/15 holding this class.
+    /// The /18 of 198.18.0.0/15 holding this class (up to 16,382 targets).
     fn third_octet_base(self) -> u8 {
         match self {
             Class::Live => 0,
-            Class::Refused => 16,
-            Class::Filtered => 32,
-            Class::Slow => 48,
+            Class::Refused => 64,
+            Class::Filtered => 128,
+            Class::Slow => 192,
         }
     }
 
     fn cidr(self) -> String {
-        format!("198.18.{}.0/20", self.third_octet_base())
+        format!("198.18.{}.0/18", self.third_octet_base())
     }
 }
 
@@ -54,7 +54,7 @@ pub const PORT: u16 = 3389;
 /// The delay the forwarder adds before each chunk of the slow server's answers.
 pub const SLOW_DELAY_MS: u64 = 100;
 /// xrdp servers behind each answering class.
-const SERVERS_PER_CLASS: u32 = 3;
+const SERVERS_PER_CLASS: u32 = 6;
 
 pub struct Fleet {
     pub ns: Netns,
@@ -86,7 +86,9 @@ impl Fleet {
                     SecurityLayer::Negotiate,
                     CertCase::Valid(format!("{class:?}{i}.test").to_lowercase()),
                 )?;
-                let proxy = DelayProxy::start(ns.host_addr, server.addr, delay)?;
+                // A slow session holds its slot through its delays: give it more slots.
+                let slots = if delay == 0 { 12 } else { 64 };
+                let proxy = DelayProxy::start(ns.host_addr, server.addr, delay, slots)?;
                 // Round robin: the first rule takes every k-th new connection, the next every (k-1)-th of the rest...
                 let every = (SERVERS_PER_CLASS - i).to_string();
                 ns.iptables(&[
@@ -166,6 +168,7 @@ impl DelayProxy {
         bind: Ipv4Addr,
         upstream: std::net::SocketAddr,
         delay_ms: u64,
+        slots: usize,
     ) -> std::io::Result<DelayProxy> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -176,7 +179,7 @@ impl DelayProxy {
         let addr = listener.local_addr()?;
         let delay = Duration::from_millis(delay_ms);
         // At most this many connections at once to the xrdp behind.
-        let upstream_slots = Arc::new(tokio::sync::Semaphore::new(32));
+        let upstream_slots = Arc::new(tokio::sync::Semaphore::new(slots));
         runtime.spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let slots = upstream_slots.clone();
@@ -190,22 +193,22 @@ impl DelayProxy {
                     };
                     let (mut cr, mut cw) = client.into_split();
                     let (mut sr, mut sw) = server.into_split();
-                    let up = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut cr, &mut sw).await;
-                        let _ = sw.shutdown().await;
+                    let down = tokio::spawn(async move {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        while let Ok(n) = sr.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            tokio::time::sleep(delay).await;
+                            if cw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = cw.shutdown().await;
                     });
-                    let mut buf = vec![0u8; 16 * 1024];
-                    while let Ok(n) = sr.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                        tokio::time::sleep(delay).await;
-                        if cw.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                    let _ = cw.shutdown().await;
-                    up.abort();
+                    // The client is done once it closes: free the slot then.
+                    let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                    down.abort();
                 });
             }
         });
@@ -243,6 +246,7 @@ pub struct Run {
 }
 
 /// Runs `cmd` to its end: wall time, peak RSS (wait4 rusage) and peak open files (sampled).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives its rusage
 pub fn measure(mut cmd: Command) -> Run {
     let started = Instant::now();
     let mut child = cmd

@@ -43,7 +43,10 @@ pub fn print_sarif(
     use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    serde_json::to_writer_pretty(&mut out, &rdp_doctor::sarif::to_sarif(command, findings, artifact))?;
+    serde_json::to_writer_pretty(
+        &mut out,
+        &rdp_doctor::sarif::to_sarif(command, findings, artifact),
+    )?;
     writeln!(out)?;
     Ok(())
 }

@@ -190,8 +190,8 @@ pub fn run(args: &Args) -> Result<Outcome> {
     }
     let targets = read_targets(args)?;
     let total = targets.len();
-    // Each probe holds one socket at a time; the rest is the runtime's and the output's.
-    limits::raise_open_files(args.concurrency.min(total) as u64 + 64)?;
+    // A probe may hold a closing socket beside its next one; the rest is the runtime's and the output's.
+    limits::raise_open_files(2 * args.concurrency.min(total) as u64 + 64)?;
     let started = std::time::Instant::now();
     let fd_watch = args.stats.then(limits::PeakFds::watch);
     let budget = Duration::from_secs_f64(args.timeout);
