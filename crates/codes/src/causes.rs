@@ -496,32 +496,7 @@ mod tests {
 
     #[test]
     fn catalog_is_complete() {
-        let all = [
-            NameResolution,
-            NetworkPath,
-            FirewallOrPort,
-            RemoteDesktopDisabled,
-            ServiceOrListenerDown,
-            CertificateOrKey,
-            TlsSettings,
-            SecurityLayerMismatch,
-            CredsspPolicy,
-            ConnectionLimit,
-            DrainOrLogonsDisabled,
-            Credentials,
-            NoRemoteLogonRight,
-            Licensing,
-            SessionEndedByPolicyOrAdmin,
-            ServerResources,
-            ProtocolOrGraphics,
-            Gateway,
-            CorruptRdpFile,
-            UdpTransport,
-            SmartCard,
-            DomainController,
-            TargetName,
-            AccountRestriction,
-        ];
+        let all = CauseId::ALL;
         for id in all {
             assert_eq!(cause(id).id, id, "{id:?} has no catalog row");
         }

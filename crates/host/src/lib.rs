@@ -83,33 +83,3 @@ pub fn check_registry(reg: &dyn Registry, windows: Option<&Path>) -> Result<Repo
         place,
     ))
 }
-
-#[cfg(test)]
-mod readme {
-    use rdp_doctor_model::{FindingId, Source};
-
-    const BEGIN: &str = "<!-- findings:begin -->\n";
-    const END: &str = "<!-- findings:end -->";
-
-    /// The README's finding table is the registry's; `UPDATE_GOLDEN=1` rewrites it.
-    #[test]
-    fn finding_table_is_the_registry() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-        let text = std::fs::read_to_string(&path).expect("README.md");
-        let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
-            panic!("README.md has no {BEGIN:?} .. {END:?} markers");
-        };
-        assert!(b < e, "markers out of order");
-        let table = FindingId::table(Source::Host);
-        let inside = &text[b + BEGIN.len()..e];
-        if inside != table && std::env::var_os("UPDATE_GOLDEN").is_some() {
-            let updated = format!("{}{table}{}", &text[..b + BEGIN.len()], &text[e..]);
-            std::fs::write(&path, updated).expect("write README.md");
-            return;
-        }
-        assert_eq!(
-            inside, table,
-            "README.md's table differs from the registry (UPDATE_GOLDEN=1 rewrites it)"
-        );
-    }
-}

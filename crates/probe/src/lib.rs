@@ -29,32 +29,3 @@ pub use path::{tcp_info, TcpInfo};
 pub use phases::{probe, ProbeError, ProbeOptions};
 pub use report::*;
 pub use target::{authority, BadTarget, Target};
-
-#[cfg(test)]
-mod readme {
-    use rdp_doctor_model::{FindingId, Source};
-
-    const BEGIN: &str = "<!-- findings:begin -->\n";
-    const END: &str = "<!-- findings:end -->";
-
-    /// The README's finding table is the registry's (`UPDATE_GOLDEN=1` rewrites it).
-    #[test]
-    fn readme_table_is_the_registry() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-        let text = std::fs::read_to_string(path).expect("README.md");
-        let table = FindingId::table(Source::Probe);
-        let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
-            panic!("README.md has no {BEGIN:?} .. {END:?} markers");
-        };
-        let current = &text[b + BEGIN.len()..e];
-        if current != table && std::env::var_os("UPDATE_GOLDEN").is_some() {
-            let updated = format!("{}{table}{}", &text[..b + BEGIN.len()], &text[e..]);
-            std::fs::write(path, updated).expect("README.md written");
-            return;
-        }
-        assert_eq!(
-            current, table,
-            "run with UPDATE_GOLDEN=1 to rewrite the table"
-        );
-    }
-}
