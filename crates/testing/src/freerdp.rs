@@ -96,6 +96,11 @@ pub struct ShadowServer {
 }
 
 impl ShadowServer {
+    /// Whether the server process is still running (it sometimes exits after a failed NLA logon).
+    pub fn is_running(&mut self) -> bool {
+        self._process.check_running().is_ok()
+    }
+
     /// Starts `freerdp-shadow-cli` on 127.0.0.1 with `/sec:nla` and account `tester`.
     pub fn start() -> std::io::Result<Self> {
         Self::start_with("nla")
