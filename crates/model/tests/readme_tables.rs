@@ -39,4 +39,3 @@ fn finding_tables_are_the_registry() {
         );
     }
 }
-
