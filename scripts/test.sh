@@ -40,7 +40,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 echo "== Debian package: built from the test build, installed with dpkg, run, removed"
 PROFILE=dev bash scripts/package.sh --check
 echo "== Windows build under Wine"
