@@ -44,9 +44,30 @@ fn right_password_from_the_environment_connects_and_is_never_printed() {
     if !have_shadow() {
         return;
     }
-    let server = ShadowServer::start().expect("shadow server");
+    // A shadow server just started under load now and then closes its first
+    // connection during X.224 without answering: that run is made once more
+    // on a fresh server.
+    let mut attempt = 0;
+    let (server, out) = loop {
+        let server = ShadowServer::start().expect("shadow server");
+        let out = right_password_run(&server);
+        attempt += 1;
+        let closed_early =
+            text(&out).contains("the server closed the connection without answering");
+        if out.status.code() == Some(0) || !closed_early || attempt == 2 {
+            break (server, out);
+        }
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_absent(&out, &server.password);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["schema"], "rdp-doctor.probe/v2");
+    check_connection(&json, &server);
+}
+
+fn right_password_run(server: &ShadowServer) -> Output {
     let target = server.addr.to_string();
-    let out = rdp_doctor(
+    rdp_doctor(
         &[
             "probe",
             &target,
@@ -62,11 +83,12 @@ fn right_password_from_the_environment_connects_and_is_never_printed() {
             "--no-matrix",
         ],
         Some(&server.password),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_absent(&out, &server.password);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(json["schema"], "rdp-doctor.probe/v2");
+    )
+}
+
+/// The connection's steps in the probe's JSON, then the human report of `diagnose`.
+fn check_connection(json: &serde_json::Value, server: &ShadowServer) {
+    let target = server.addr.to_string();
     let c = &json["connection"];
     assert_eq!(c["outcome"]["kind"], "connected", "{c:#}");
     assert_eq!(c["account"], server.user.as_str());

@@ -115,9 +115,10 @@ fn a_tls_stall_is_a_problem_named_at_tls() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     let first = text.lines().next().unwrap_or_default();
     assert!(
-        first.contains("fails at TLS: stall at TLS:") && first.contains("nothing came back"),
+        first.contains("fails at TLS;") && first.contains("network path"),
         "{text}"
     );
+    assert!(text.contains("then nothing until the deadline"), "{text}");
     assert!(text.contains("[NET005] error"), "{text}");
     assert!(text.contains("retry with MSS 536: failed too"), "{text}");
     assert!(!text.contains("CERT001"), "{text}");
