@@ -347,9 +347,17 @@ mod limits {
 
     use anyhow::Result;
 
+    #[cfg(unix)]
     use crate::UsageError;
 
+    /// Windows has no open-file limit of this kind: sockets are bounded by the concurrency alone.
+    #[cfg(not(unix))]
+    pub fn raise_open_files(_needed: u64) -> Result<()> {
+        Ok(())
+    }
+
     /// Raises the soft RLIMIT_NOFILE to at least `needed`, up to the hard limit.
+    #[cfg(unix)]
     pub fn raise_open_files(needed: u64) -> Result<()> {
         let mut lim = libc::rlimit {
             rlim_cur: 0,
