@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rdp_doctor_diagnose::{ClientFacts, Inputs, ProbeFacts};
-use rdp_doctor_probe::{ProbeOptions, ProbeReport, Status};
+use rdp_doctor_probe::{ProbeOptions, ProbeReport};
 use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
 
 /// Runs headless Chromium on `page` with `args`; its stdout.
@@ -68,19 +68,8 @@ fn probe(target: &str, repeat: u32) -> ProbeReport {
 
 /// The engine's probe facts, as `diagnose` gathers them.
 fn probe_facts(r: &ProbeReport) -> ProbeFacts {
-    ProbeFacts {
-        completed: r
-            .phases
-            .iter()
-            .take_while(|p| matches!(p.status, Status::Ok | Status::Warn))
-            .map(|p| p.name)
-            .collect(),
-        failed: r.first_failure().map(|p| p.name),
-        findings: rdp_doctor_probe::diagnose::diagnose(r.clone()).findings,
-        repeated: r.path.repeat.as_ref().map(|s| s.requested as usize),
-        with_credentials: r.connection.is_some(),
-        nla_required: false,
-    }
+    let findings = rdp_doctor_probe::diagnose::diagnose(r.clone()).findings;
+    rdp_doctor::facts::probe_facts(r, findings)
 }
 
 /// A .rdp file whose lines carry markup: every one must stay text in the page.

@@ -8,11 +8,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use rdp_doctor_diagnose::{
-    self as engine, ClientFacts, HostFacts, Inputs, ProbeFacts, ReportedCode,
-};
+use rdp_doctor_diagnose::{self as engine, ClientFacts, HostFacts, Inputs, ReportedCode};
 use rdp_doctor_model::command::Target;
-use rdp_doctor_model::{Evidence, PhaseName, RegistryOrigin};
+use rdp_doctor_model::{Evidence, RegistryOrigin};
 
 use crate::style::Style;
 use crate::{render, Outcome, UsageError};
@@ -160,7 +158,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
         probe: gateway.or_else(|| {
             let facts = probed
                 .as_ref()
-                .map(|p| probe_facts(&p.probe, p.findings.clone()));
+                .map(|p| rdp_doctor::facts::probe_facts(&p.probe, p.findings.clone()));
             facts.map(|f| super::transport::with_udp(f, udp.as_ref()))
         }),
         codes: codes(&args.code)?,
@@ -217,45 +215,6 @@ struct Document<'a> {
     diagnosis: &'a engine::Diagnosis,
     #[serde(skip_serializing_if = "Option::is_none")]
     probe: Option<&'a rdp_doctor_probe::ProbeReport>,
-}
-
-fn probe_facts(
-    r: &rdp_doctor_probe::ProbeReport,
-    findings: Vec<rdp_doctor_model::Finding>,
-) -> ProbeFacts {
-    use rdp_doctor_probe::Status;
-    let completed: Vec<PhaseName> = r
-        .phases
-        .iter()
-        .take_while(|p| matches!(p.status, Status::Ok | Status::Warn))
-        .map(|p| p.name)
-        .collect();
-    let failed = r
-        .phases
-        .iter()
-        .find(|p| p.status == Status::Fail)
-        .map(|p| p.name);
-    ProbeFacts {
-        completed,
-        failed,
-        findings,
-        repeated: r.path.repeat.as_ref().map(|rep| rep.requested as usize),
-        with_credentials: r.connection.is_some(),
-        nla_required: nla_required(r),
-    }
-}
-
-/// The support matrix ran and only CredSSP (NLA) was accepted.
-fn nla_required(r: &rdp_doctor_probe::ProbeReport) -> bool {
-    use rdp_doctor_probe::wire::x224::Protocol;
-    let supported = r.supported();
-    !r.protocols.is_empty()
-        && supported
-            .iter()
-            .any(|p| matches!(p, Protocol::Hybrid | Protocol::HybridEx))
-        && !supported
-            .iter()
-            .any(|p| matches!(p, Protocol::Rdp | Protocol::Tls))
 }
 
 fn codes(code: &[String]) -> Result<Vec<ReportedCode>> {
