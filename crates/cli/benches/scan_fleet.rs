@@ -54,7 +54,7 @@ fn main() {
 
     let mut cmd = fleet.ns.command(env!("CARGO_BIN_EXE_rdp-doctor"));
     cmd.args(["scan", "--no-matrix", "--format", "ndjson", "--stats"])
-        .args(["--timeout", "10", "--port", &PORT.to_string()])
+        .args(["--timeout", "30", "--port", &PORT.to_string()])
         .args(["-c", &concurrency.to_string(), "-f"])
         .arg(&list);
     let ours = measure(cmd);

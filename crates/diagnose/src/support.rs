@@ -25,7 +25,12 @@ pub fn symptom_causes(id: FindingId) -> &'static [(CauseId, f32)] {
             (ServiceOrListenerDown, 0.3),
             (FirewallOrPort, 0.2),
         ],
-        TlsFailsAfterX224 => &[(CertificateOrKey, 0.8), (TlsSettings, 0.3)],
+        // A middlebox that resets right after the ClientHello looks the same.
+        TlsFailsAfterX224 => &[
+            (CertificateOrKey, 0.8),
+            (TlsSettings, 0.3),
+            (NetworkPath, 0.2),
+        ],
         ResetDuringSecurity => &[
             (NetworkPath, 0.6),
             (CertificateOrKey, 0.4),

@@ -1,14 +1,20 @@
 //! Benchmark: time and connections to learn a server's security protocols,
-//! TLS certificate and NTLM identity, beside nmap (rdp-enum-encryption +
+//! TLS certificate and NTLM identity (and, without NLA, the MCS Connect
+//! round trip beyond the handshake), beside nmap (rdp-enum-encryption +
 //! rdp-ntlm-info) and sslyze (--starttls rdp), against the same local
 //! servers in one run. Each tool reaches the server through a counting TCP
 //! relay on loopback, so connections are counted the same way for all.
+//!
+//! The UDP step: whether RDP-UDP answers, beside `nmap -sU` on the same port.
+//! No peer here speaks RDP-UDP: the answering side is the scripted responder
+//! that replays a captured SYN+ACK (`rdp_doctor_testing::rdpeudp`); a closed
+//! port answers with the kernel's ICMP port unreachable.
 //!
 //! Run: cargo bench -p rdp-doctor-probe --bench vs_peers  (needs root, xrdp,
 //! freerdp-shadow-cli, Xvfb, nmap, sslyze).
 #![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -17,6 +23,7 @@ use std::time::{Duration, Instant};
 use rdp_doctor_probe::ProbeOptions;
 use rdp_doctor_testing::freerdp::ShadowServer;
 use rdp_doctor_testing::have_tool;
+use rdp_doctor_testing::rdpeudp::SynAckResponder;
 use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -103,6 +110,9 @@ async fn bench(label: &str, upstream: SocketAddr) {
                 .and_then(|n| n.netbios_computer.clone())
                 .unwrap_or("-".into())
         );
+        if let Some(m) = &r.mcs {
+            facts.push_str(&format!(", mcs {}", mcs_fact(m)));
+        }
     }
     let ours = median(times);
     let our_conns = (count.load(Ordering::SeqCst) - before) / RUNS as u32;
@@ -173,6 +183,87 @@ async fn bench(label: &str, upstream: SocketAddr) {
     }
 }
 
+fn mcs_fact(m: &rdp_doctor_probe::report::McsOutcome) -> &'static str {
+    use rdp_doctor_probe::report::McsOutcome;
+    match m {
+        McsOutcome::Response(_) => "Connect Response",
+        McsOutcome::Disconnect { .. } => "Disconnect",
+        _ => "no Connect Response",
+    }
+}
+
+/// The bytes of the captured SYN+ACK the responder replays.
+fn captured_syn_ack() -> Vec<u8> {
+    let path = format!(
+        "{}/tests/data/rdpeudp-synack.bin",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// What `nmap -sU` says of the port: open, closed, open|filtered.
+fn nmap_udp_state(port: u16) -> Option<(Duration, String)> {
+    let mut times = Vec::new();
+    let mut state = String::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let out = Command::new("nmap")
+            .args(["-sU", "-Pn", "-n", "-p", &port.to_string(), "-oG", "-"])
+            .arg("127.0.0.1")
+            .output()
+            .ok()?;
+        times.push(t.elapsed());
+        let text = String::from_utf8_lossy(&out.stdout);
+        state = text
+            .split(&format!("{port}/"))
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or("?")
+            .to_string();
+    }
+    Some((median(times), state))
+}
+
+async fn bench_udp(label: &str, port: u16) {
+    println!("{label} (UDP 127.0.0.1:{port})");
+    let mut times = Vec::new();
+    let mut fact = String::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let outcome = rdp_doctor_probe::udp::probe_udp(
+            Ipv4Addr::LOCALHOST.into(),
+            port,
+            Duration::from_secs(3),
+        )
+        .await;
+        times.push(t.elapsed());
+        fact = rdp_doctor_probe::udp::udp_findings(&outcome)
+            .first()
+            .map(|f| f.id.code().to_string())
+            .unwrap_or_default();
+    }
+    let ours = median(times);
+    println!(
+        "  rdp-doctor   {:>8.1} ms  ({fact})",
+        ours.as_secs_f64() * 1000.0
+    );
+    if !have_tool("nmap") {
+        println!("  nmap         not installed");
+        return;
+    }
+    if let Some((t, state)) = tokio::task::spawn_blocking(move || nmap_udp_state(port))
+        .await
+        .ok()
+        .flatten()
+    {
+        println!(
+            "  nmap -sU     {:>8.1} ms  ({state}) -> rdp-doctor is {:.1}x faster",
+            t.as_secs_f64() * 1000.0,
+            t.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -187,5 +278,17 @@ fn main() {
     rt.block_on(async {
         bench("xrdp negotiate (TLS + RDP security)", xrdp.addr).await;
         bench("FreeRDP shadow (NLA)", shadow.addr).await;
+        let answering = SynAckResponder::start(captured_syn_ack()).expect("UDP responder");
+        bench_udp(
+            "RDP-UDP answering (captured SYN+ACK)",
+            answering.addr.port(),
+        )
+        .await;
+        // Bound, then closed: the kernel answers ICMP port unreachable.
+        let closed = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|s| s.local_addr())
+            .expect("a free UDP port")
+            .port();
+        bench_udp("RDP-UDP closed port", closed).await;
     });
 }

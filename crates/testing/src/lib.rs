@@ -8,6 +8,7 @@
 pub mod freerdp;
 pub mod netns;
 pub mod proxy;
+pub mod rdpeudp;
 pub mod xrdp;
 
 use std::io;

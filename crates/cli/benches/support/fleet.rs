@@ -86,8 +86,10 @@ impl Fleet {
                     SecurityLayer::Negotiate,
                     CertCase::Valid(format!("{class:?}{i}.test").to_lowercase()),
                 )?;
-                // A slow session holds its slot through its delays: give it more slots.
-                let slots = if delay == 0 { 12 } else { 64 };
+                // A slow session holds its slot through its delays: give it more
+                // slots, but not so many that xrdp's tiny accept backlog drops
+                // SYNs (their retransmission waits look like stalls to a scanner).
+                let slots = if delay == 0 { 12 } else { 24 };
                 let proxy = DelayProxy::start(ns.host_addr, server.addr, delay, slots)?;
                 // Round robin: the first rule takes every k-th new connection, the next every (k-1)-th of the rest...
                 let every = (SERVERS_PER_CLASS - i).to_string();

@@ -1,7 +1,6 @@
 //! The credentialed phase against real servers: the FreeRDP shadow server
 //! (NLA with a SAM file) and xrdp (TLS, and Standard RDP Security).
 //! Needs freerdp-shadow-cli, winpr-hash, Xvfb and xrdp (scripts/test.sh installs them).
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use rdp_doctor_model::FindingId;
 use std::time::Duration;

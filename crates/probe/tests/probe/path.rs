@@ -4,14 +4,14 @@
 //! (an MTU black hole, random loss, a connection limit). Each fault must
 //! yield the right top cause, within the probe's deadlines. Nothing here
 //! sleeps: every wait is the probe's own, bounded by its deadlines.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
+use crate::probe_and_diagnose;
 use rdp_doctor_model::FindingId;
 use rdp_doctor_probe::diagnose::phase_of;
 use std::time::{Duration, Instant};
 
 use rdp_doctor_codes::CauseId;
-use rdp_doctor_probe::diagnose::{diagnose, Diagnosis, Finding, Severity};
+use rdp_doctor_probe::diagnose::{Diagnosis, Finding, Severity};
 use rdp_doctor_probe::path::{PhaseEnd, PhaseTraffic};
 use rdp_doctor_probe::{PhaseName, ProbeOptions, ProbeReport, Status};
 use rdp_doctor_testing::freerdp::ShadowServer;
@@ -27,14 +27,6 @@ fn options() -> ProbeOptions {
         io_timeout: Duration::from_millis(1500),
         ..ProbeOptions::default()
     }
-}
-
-async fn run(target: &str, opts: &ProbeOptions) -> Diagnosis {
-    diagnose(
-        rdp_doctor_probe::probe(target, opts)
-            .await
-            .expect("probe runs"),
-    )
 }
 
 fn top(d: &Diagnosis) -> &Finding {
@@ -91,7 +83,7 @@ async fn latency_200ms_round_trip_completes_and_is_measured() {
         ..options()
     };
     let started = Instant::now();
-    let d = run(&p.addr.to_string(), &opts).await;
+    let d = probe_and_diagnose(&p.addr.to_string(), &opts).await;
     let took = started.elapsed();
     assert!(d.healthy, "{}: {:#?}", d.verdict, d.findings);
     // No failure, no loss (the jitter of a loaded machine may show as PATH003).
@@ -158,7 +150,7 @@ async fn jitter_is_reported() {
         total_budget: Duration::from_secs(20),
         ..options()
     };
-    let d = run(&p.addr.to_string(), &opts).await;
+    let d = probe_and_diagnose(&p.addr.to_string(), &opts).await;
     let s = d.probe.path.repeat.as_ref().expect("repeat stats");
     assert_eq!(s.succeeded, 10, "{s:#?}");
     let j = s.jitter_ms.expect("jitter");
@@ -189,7 +181,7 @@ async fn stall_at_x224_is_named() {
     );
     let opts = options();
     let started = Instant::now();
-    let d = run(&p.addr.to_string(), &opts).await;
+    let d = probe_and_diagnose(&p.addr.to_string(), &opts).await;
     assert!(
         started.elapsed() < deadline(&opts),
         "{:?}",
@@ -226,7 +218,7 @@ async fn stall_at_tls_is_named_and_not_blamed_on_the_certificate() {
     );
     let opts = options();
     let started = Instant::now();
-    let d = run(&p.addr.to_string(), &opts).await;
+    let d = probe_and_diagnose(&p.addr.to_string(), &opts).await;
     let took = started.elapsed();
     assert!(took < deadline(&opts), "{took:?}");
     let f = top(&d);
@@ -269,7 +261,7 @@ async fn stall_at_tls_is_named_and_not_blamed_on_the_certificate() {
 /// bytes (client to server, server to client).
 async fn boundaries(upstream: std::net::SocketAddr, opts: &ProbeOptions) -> Vec<PhaseTraffic> {
     let p = proxy(upstream, Faults::default());
-    let d = run(&p.addr.to_string(), opts).await;
+    let d = probe_and_diagnose(&p.addr.to_string(), opts).await;
     assert!(d.healthy, "{}: {:#?}", d.verdict, d.findings);
     d.probe.path.traffic.clone()
 }
@@ -333,7 +325,7 @@ async fn reset_at_each_phase_of_xrdp() {
     for (what, faults, id, phase, cause) in cases {
         let p = proxy(server.addr, faults);
         let started = Instant::now();
-        let d = run(&p.addr.to_string(), &opts).await;
+        let d = probe_and_diagnose(&p.addr.to_string(), &opts).await;
         let took = started.elapsed();
         let f = top(&d);
         assert_eq!(
@@ -386,7 +378,7 @@ async fn reset_and_stall_during_credssp() {
             },
         );
         let started = Instant::now();
-        let d = run(&p.addr.to_string(), &opts).await;
+        let d = probe_and_diagnose(&p.addr.to_string(), &opts).await;
         let took = started.elapsed();
         let f = top(&d);
         assert_eq!(
@@ -450,7 +442,7 @@ async fn mtu_black_hole_is_confirmed_by_a_small_mss_retry() {
     .expect("rule");
     let opts = options();
     let started = Instant::now();
-    let d = run(&server.addr.to_string(), &opts).await;
+    let d = probe_and_diagnose(&server.addr.to_string(), &opts).await;
     let took = started.elapsed();
     let f = top(&d);
     assert_eq!(
@@ -530,7 +522,7 @@ async fn random_loss_with_repeat_20() {
         ..ProbeOptions::default()
     };
     let started = Instant::now();
-    let d = run(&server.addr.to_string(), &opts).await;
+    let d = probe_and_diagnose(&server.addr.to_string(), &opts).await;
     let took = started.elapsed();
     let s = d.probe.path.repeat.as_ref().expect("repeat stats");
     assert_eq!(s.attempts, 20, "{s:#?}");
@@ -581,7 +573,7 @@ async fn connection_limit_is_named() {
         "tcp-reset",
     ])
     .expect("rule");
-    let d = run(&server.addr.to_string(), &options()).await;
+    let d = probe_and_diagnose(&server.addr.to_string(), &options()).await;
     let f = top(&d);
     assert_eq!(
         (f.id, f.cause),
@@ -612,7 +604,7 @@ async fn ipv6_listener_on_loopback() {
     )
     .expect("xrdp on [::1]");
     let target = format!("[::1]:{}", server.addr.port());
-    let d = run(&target, &options()).await;
+    let d = probe_and_diagnose(&target, &options()).await;
     assert!(d.healthy, "{}: {:#?}", d.verdict, d.findings);
     assert_eq!(d.probe.connected_to, Some(server.addr));
     assert!(d.probe.connected_to.is_some_and(|a| a.is_ipv6()));
@@ -636,7 +628,7 @@ async fn repeat_against_a_closed_port_stays_refused() {
         repeat: 3,
         ..options()
     };
-    let d = run(&format!("127.0.0.1:{port}"), &opts).await;
+    let d = probe_and_diagnose(&format!("127.0.0.1:{port}"), &opts).await;
     assert_eq!(top(&d).id, FindingId::PortRefused, "{:#?}", d.findings);
     assert!(
         d.findings.iter().all(|f| !f.id.code().starts_with("PATH")),

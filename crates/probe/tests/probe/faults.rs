@@ -3,7 +3,6 @@
 //! closes at once, as a host over its connection limit does; a service that is
 //! not RDP; a listener that never answers). These listeners are a few lines of
 //! std networking each: no RDP bytes are scripted.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use rdp_doctor_model::FindingId;
 use std::io::{Read, Write};

@@ -1,12 +1,12 @@
 //! The probe and diagnosis against real xrdp servers with real faults.
 //! Needs root and xrdp (installed by scripts/test.sh).
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
+use crate::probe_and_diagnose;
 use rdp_doctor_model::FindingId;
 use std::time::Duration;
 
 use rdp_doctor_codes::CauseId;
-use rdp_doctor_probe::diagnose::{diagnose, Diagnosis, Severity};
+use rdp_doctor_probe::diagnose::{Diagnosis, Severity};
 use rdp_doctor_probe::wire::x224::Protocol;
 use rdp_doctor_probe::{NegotiationOutcome, PhaseName, ProbeOptions, Status, TlsFailure};
 use rdp_doctor_testing::require_tool;
@@ -19,14 +19,6 @@ fn options() -> ProbeOptions {
         io_timeout: Duration::from_secs(2),
         ..ProbeOptions::default()
     }
-}
-
-async fn run(target: &str, opts: &ProbeOptions) -> Diagnosis {
-    diagnose(
-        rdp_doctor_probe::probe(target, opts)
-            .await
-            .expect("probe runs"),
-    )
 }
 
 fn top(d: &Diagnosis) -> (FindingId, Severity, Option<CauseId>) {
@@ -59,7 +51,7 @@ async fn negotiate_with_a_valid_certificate_is_healthy() {
         tls_name: Some("rdp1.test".into()),
         ..options()
     };
-    let d = run(&server.addr.to_string(), &opts).await;
+    let d = probe_and_diagnose(&server.addr.to_string(), &opts).await;
     assert!(d.healthy, "{}: {:#?}", d.verdict, d.findings);
     let r = &d.probe;
     assert_eq!(r.supported(), vec![Protocol::Rdp, Protocol::Tls]);
@@ -89,7 +81,7 @@ async fn tls_only_listener_refuses_rdp_security() {
         return;
     }
     let server = Xrdp::start(SecurityLayer::Tls, CertCase::Valid("rdp2.test".into())).unwrap();
-    let d = run(&server.addr.to_string(), &options()).await;
+    let d = probe_and_diagnose(&server.addr.to_string(), &options()).await;
     assert!(d.healthy, "{}", d.verdict);
     let rdp = d
         .probe
@@ -112,7 +104,7 @@ async fn rdp_only_listener_is_flagged() {
         return;
     }
     let server = Xrdp::start(SecurityLayer::Rdp, CertCase::Valid("rdp3.test".into())).unwrap();
-    let d = run(&server.addr.to_string(), &options()).await;
+    let d = probe_and_diagnose(&server.addr.to_string(), &options()).await;
     // mstsc's request (TLS|CredSSP) is refused; plain RDP security still works.
     assert_eq!(d.probe.supported(), vec![Protocol::Rdp]);
     assert_eq!(
@@ -155,7 +147,7 @@ async fn missing_key_is_ssl_cert_not_on_server() {
         return;
     }
     let server = Xrdp::start(SecurityLayer::Tls, CertCase::MissingKey).unwrap();
-    let d = run(&server.addr.to_string(), &options()).await;
+    let d = probe_and_diagnose(&server.addr.to_string(), &options()).await;
     assert!(!d.healthy);
     assert_eq!(
         top(&d),
@@ -177,7 +169,7 @@ async fn broken_and_mismatched_keys_fail_tls_right_after_x224() {
     }
     for case in [CertCase::BrokenKey, CertCase::MismatchedKey] {
         let server = Xrdp::start(SecurityLayer::Tls, case.clone()).unwrap();
-        let d = run(&server.addr.to_string(), &options()).await;
+        let d = probe_and_diagnose(&server.addr.to_string(), &options()).await;
         assert_eq!(
             top(&d),
             (
@@ -212,7 +204,7 @@ async fn expired_certificate_is_a_warning() {
         return;
     }
     let server = Xrdp::start(SecurityLayer::Tls, CertCase::Expired).unwrap();
-    let d = run(&server.addr.to_string(), &options()).await;
+    let d = probe_and_diagnose(&server.addr.to_string(), &options()).await;
     assert!(d.healthy, "{}", d.verdict);
     assert_eq!(
         top(&d),
@@ -233,7 +225,7 @@ async fn freerdp_shadow_nla_gives_ntlm_information() {
         return;
     }
     let server = rdp_doctor_testing::freerdp::ShadowServer::start().unwrap();
-    let d = run(&server.addr.to_string(), &options()).await;
+    let d = probe_and_diagnose(&server.addr.to_string(), &options()).await;
     assert!(d.healthy, "{}: {:#?}", d.verdict, d.findings);
     let r = &d.probe;
     assert!(

@@ -7,7 +7,6 @@
 //! WWW-Authenticate headers (Negotiate and NTLM, as Windows does); a 403
 //! whose body names an E_PROXY_* code and its HRESULT; and a web server's 404.
 //! The TCP and TLS on the way are real (loopback).
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};

@@ -6,12 +6,9 @@
 //! `tests/data/LICENSES.md`), its snSourceAck set to the SYN's initial sequence
 //! number as the specification requires. Blocked and rejected UDP come from
 //! iptables inside a network namespace of the test's own.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rdp_doctor_model::{CauseId, FindingId};
@@ -21,11 +18,9 @@ use rdp_doctor_probe::wire::rdpeudp::{
     SYN_DATAGRAM_LEN,
 };
 use rdp_doctor_testing::netns::{self, Netns};
+use rdp_doctor_testing::rdpeudp::SynAckResponder;
 
-fn data(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use crate::data;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -82,39 +77,14 @@ fn encoder_rewrites_the_real_syns() {
 }
 
 /// Answers every SYN with the captured SYN+ACK, acknowledging that SYN. Stops when `stop` is set.
-fn respond_with_capture(socket: UdpSocket, stop: Arc<AtomicBool>) {
-    let template = data("rdpeudp-synack.bin");
-    socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    let mut buf = [0u8; 2048];
-    while !stop.load(Ordering::Relaxed) {
-        let Ok((n, from)) = socket.recv_from(&mut buf) else {
-            continue;
-        };
-        if n < 12 {
-            continue;
-        }
-        let mut answer = template.clone();
-        answer[..4].copy_from_slice(&buf[8..12]);
-        let _ = socket.send_to(&answer, from);
-    }
-}
-
 #[test]
 fn a_syn_ack_from_the_capture_means_udp_works() {
-    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-    let port = socket.local_addr().expect("addr").port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let responder = std::thread::spawn(move || respond_with_capture(socket, s));
+    let responder = SynAckResponder::start(data("rdpeudp-synack.bin")).expect("responder");
     let outcome = runtime().block_on(probe_udp(
         Ipv4Addr::LOCALHOST.into(),
-        port,
+        responder.addr.port(),
         Duration::from_secs(3),
     ));
-    stop.store(true, Ordering::Relaxed);
-    responder.join().expect("responder");
     let UdpOutcome::SynAck { answer, tries, .. } = &outcome else {
         panic!("{outcome:?}");
     };
@@ -180,47 +150,34 @@ fn something_else_answering_is_not_udp_transport() {
 /// A namespace with the capture responder listening on UDP `port` inside it.
 struct Responder {
     ns: Netns,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _answering: SynAckResponder,
 }
 
 impl Responder {
     fn start(slot: u8, port: u16) -> Self {
         let ns = Netns::create(slot).expect("namespace");
         let path = format!("/var/run/netns/{}", ns.name);
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
+        // A socket belongs to the namespace it was made in: make it in a thread
+        // that entered the namespace, then serve it from anywhere.
+        let socket = std::thread::spawn(move || {
             let file = std::fs::File::open(&path).expect("namespace file");
             // SAFETY: setns on a namespace descriptor this thread holds; it changes only this thread.
             let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
             assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).expect("bind in namespace");
-            let _ = ready_tx.send(());
-            respond_with_capture(socket, s);
-        });
-        ready_rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("responder ready");
+            UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).expect("bind in namespace")
+        })
+        .join()
+        .expect("socket in namespace");
+        let answering =
+            SynAckResponder::serve(socket, data("rdpeudp-synack.bin")).expect("responder");
         Responder {
             ns,
-            stop,
-            thread: Some(thread),
+            _answering: answering,
         }
     }
 
     fn probe(&self, port: u16, deadline: Duration) -> UdpOutcome {
         runtime().block_on(probe_udp(IpAddr::V4(self.ns.ns_addr), port, deadline))
-    }
-}
-
-impl Drop for Responder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -231,7 +188,7 @@ fn udp_dropped_by_a_firewall_is_no_answer() {
     if !netns::require() {
         return;
     }
-    let r = Responder::start(21, 3389);
+    let r = Responder::start(23, 3389);
     let open = r.probe(3389, Duration::from_secs(2));
     assert!(matches!(open, UdpOutcome::SynAck { .. }), "{open:?}");
 
@@ -263,7 +220,7 @@ fn udp_rejected_by_a_firewall_is_icmp_unreachable() {
     if !netns::require() {
         return;
     }
-    let r = Responder::start(22, 3389);
+    let r = Responder::start(24, 3389);
     r.ns.iptables(&[
         "-A",
         "INPUT",

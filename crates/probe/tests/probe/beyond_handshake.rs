@@ -3,7 +3,6 @@
 //! passes the handshake and then loses or resets every packet is never
 //! "healthy". Kernel faults (iptables connbytes after N bytes) inside a
 //! namespace of the test's own, against real xrdp and the FreeRDP shadow server.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::time::Duration;
 

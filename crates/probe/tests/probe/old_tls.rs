@@ -1,7 +1,6 @@
 //! A server limited to old TLS versions, told apart from a cipher mismatch by
 //! the probe's own ClientHellos: real xrdp with its own ssl_protocols and an
 //! OpenSSL security level low enough for TLS 1.0/1.1 (its own openssl.cnf).
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::time::Duration;
 
