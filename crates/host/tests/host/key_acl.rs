@@ -2,14 +2,11 @@
 //! ntfs-3g (FUSE, as root), the key file's ACL set by ntfs-3g itself (from a
 //! mode) or written whole through `system.ntfs_acl`; every ACE we parse is
 //! compared with ntfssecaudit's reading of the unmounted image.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use rdp_doctor_host::apply::{self, Input};
 use rdp_doctor_host::facts::keyacl;
 use rdp_doctor_host::secdesc::AceKind;

@@ -1,12 +1,7 @@
 //! `host fix` through the library: broken copies of real hives are found,
 //! planned, applied, verified and undone byte for byte.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
-mod common;
-
-use std::path::Path;
-
-use common::*;
+use crate::common::*;
 use rdp_doctor_host::apply::{self, Input};
 use rdp_doctor_host::fix::{self, HeldReason, Options};
 use rdp_doctor_host::{Action, Report, Root};
@@ -215,10 +210,6 @@ fn status_of(r: &Report, id: &str) -> Vec<Seen> {
 
 fn only(code: &str) -> Vec<FindingId> {
     vec![FindingId::from_code(code).unwrap()]
-}
-
-fn sha(path: &Path) -> String {
-    apply::sha256_hex(&std::fs::read(path).unwrap())
 }
 
 fn value(bytes: &[u8], key: &str, name: &str) -> Option<Data> {

@@ -2,13 +2,10 @@
 //! writes every value type (long hex(2) wrapped as regedit wraps it, quotes,
 //! backslashes, deletions) into a copy of a real hive, and the hive reader
 //! finds exactly the data the actions hold.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
-
-mod common;
 
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use rdp_doctor_host::render;
 use rdp_doctor_host::{Action, Root};
 use rdp_doctor_regf::{Data, Hive};

@@ -2,14 +2,11 @@
 //! whose breaking values were written by hivexregedit; every value the facts
 //! read is compared with hivexget's, and each fix is applied, verified and
 //! undone byte for byte.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
-
-mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use rdp_doctor_host::apply::{self, Input};
 use rdp_doctor_host::facts::{self, Reading};
 use rdp_doctor_host::fix::{self, Options};
@@ -219,10 +216,6 @@ fn cases() -> Vec<Case> {
             fixed: &[],
         },
     ]
-}
-
-fn sha(p: &Path) -> String {
-    apply::sha256_hex(&std::fs::read(p).unwrap())
 }
 
 #[test]

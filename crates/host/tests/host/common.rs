@@ -1,5 +1,4 @@
 //! Real hives for the tests, and broken copies of them made with the hive editor.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -171,4 +170,9 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
     p
+}
+
+/// A file's SHA-256, as the backups' manifests record it.
+pub fn sha(path: &Path) -> String {
+    rdp_doctor_host::apply::sha256_hex(&std::fs::read(path).unwrap())
 }

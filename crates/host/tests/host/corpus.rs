@@ -1,9 +1,6 @@
 //! `host check` on real SYSTEM hives (the regf crate's corpus copies).
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rdp_doctor_codes::CauseId;
 use rdp_doctor_host::{check, check_offline};
 use rdp_doctor_regf::{Data, Hive};

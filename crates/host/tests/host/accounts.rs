@@ -2,15 +2,12 @@
 //! compared with independent readers (python-registry, chntpw's samusrgrp and
 //! sampasswd, regipy's samparse), and the broken cases made from copies of the
 //! real hives by independent writers (hivexregedit, samusrgrp).
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::load;
+use crate::common::load;
 use rdp_doctor_host::accounts::{self, lsa, sam, AccountFiles, Sid, UserLookup};
 use rdp_doctor_host::rules::Outcome;
 use rdp_doctor_model::{Action, FindingId, RegistryOrigin, Severity};

@@ -1,11 +1,8 @@
 //! The Remote Desktop certificate store read from a SOFTWARE hive: blobs
 //! parsed (subject, dates, key container), keys looked up in MachineKeys,
 //! and garbage survived.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use rdp_doctor_host::cert;
 use rdp_doctor_host::fix::{self, Options};
