@@ -1,6 +1,5 @@
 //! Every row of the reference tables marked certain (`confidence` starting
 //! with "high") is decoded by `explain`, by its number and by its name.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,7 +1,6 @@
 //! Every SSPI and NTSTATUS row: its name, Microsoft's meaning, and the cause
 //! ranked first. The meanings are the texts of Microsoft's "SSPI Status Codes"
 //! page and [MS-ERREF] / the event 4625 table; the rankings are this tool's reading.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use rdp_doctor_codes::causes::cause;
 use rdp_doctor_codes::{explain_codes, explain_event, tables, CauseId, Namespace};

@@ -1,5 +1,4 @@
 //! Codes as users paste them, explained, and handed on as findings and weighted causes.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use proptest::prelude::*;
 use rdp_doctor_codes::{

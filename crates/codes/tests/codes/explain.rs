@@ -1,5 +1,4 @@
 //! The readings users rely on, checked against the reference notes.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use rdp_doctor_codes::{explain_codes, explain_event, CauseId, Layer, Namespace};
 
