@@ -42,9 +42,14 @@ impl TlsVersion {
     }
 
     /// Whether Schannel's server side has it on when the registry says
-    /// nothing, on Windows build `build` (Microsoft's "Protocols in TLS/SSL
-    /// (Schannel SSP)" table). Unknown build: a Windows 8 / Server 2012 to
-    /// Windows 10 / Server 2019 host, the versions most hives come from.
+    /// nothing, on Windows build `build`. Sources: Microsoft's "Protocols in
+    /// TLS/SSL (Schannel SSP)" table (learn.microsoft.com/windows/win32/secauthn/
+    /// protocols-in-tls-ssl--schannel-ssp-: Windows 7 / 2008 R2 SP1 ship TLS 1.1
+    /// and 1.2 off, Windows 8 / 2012 and later on) and "TLS 1.0 and TLS 1.1 soon
+    /// to be disabled in Windows" (Windows IT Pro Blog, 2023-08-01: off for
+    /// client and server in OS releases after September 2023, that is Windows 11
+    /// 24H2 and Server 2025, build 26100). Unknown build: a Windows 8 / Server
+    /// 2012 to Windows 10 / Server 2019 host, the versions most hives come from.
     pub fn on_by_default(self, build: Option<u32>) -> bool {
         match (self, build) {
             // Windows 7 / Server 2008 R2 ship TLS 1.1 and 1.2 off for the server.
