@@ -3,6 +3,7 @@
 //! and maps outcomes and errors to the documented exit codes.
 
 mod cmd;
+mod progress;
 mod render;
 mod style;
 

@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "support/terminal.rs"]
+mod terminal;
+
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
         .args(args)
@@ -322,4 +325,52 @@ fn brute_force_threshold_must_be_positive() {
     assert!(err.contains("0 is not in 1.."), "{err}");
     let (code, _, err) = run_in(dir.path(), &["logs", "--brute-force", "1"]);
     assert_eq!(code, Some(1), "{err}");
+}
+
+/// On a terminal, `logs` over a folder shows a bar of files and bytes read up to the
+/// full count; piped, with --no-progress or on a dumb terminal nothing of it appears,
+/// and the report is the same bytes in every case.
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    if !rdp_doctor_testing::require_tool("script") {
+        return;
+    }
+    let logs = tempfile::tempdir().unwrap();
+    log_file(
+        logs.path(),
+        "mdec_Security_4825_rdp_denied",
+        "Security.evtx",
+    );
+    log_file(logs.path(), "mdec_RCM_1149_multiple_hosts", "RCM.evtx");
+    log_file(logs.path(), "szechuan_DC01_System", "System.evtx");
+    let folder = logs.path().to_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let stdout = out.path().join("report.txt");
+
+    let piped = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .args(["logs", folder])
+        .output()
+        .unwrap();
+    assert!(
+        piped.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("in 3 file(s)"));
+
+    let (code, shown) = terminal::on_a_terminal(&["logs", folder], &stdout, "xterm");
+    assert_eq!(code, piped.status.code(), "{shown}");
+    for text in ["/3 files", "3/3 files", "MiB read"] {
+        assert!(shown.contains(text), "{text:?} not in {shown:?}");
+    }
+    assert_eq!(std::fs::read(&stdout).unwrap(), piped.stdout);
+
+    for (extra, term) in [(Some("--no-progress"), "xterm"), (None, "dumb")] {
+        let mut args = vec!["logs", folder];
+        args.extend(extra);
+        let (code, shown) = terminal::on_a_terminal(&args, &stdout, term);
+        assert_eq!(code, piped.status.code(), "{shown}");
+        assert!(shown.is_empty(), "{extra:?} TERM={term}: {shown:?}");
+        assert_eq!(std::fs::read(&stdout).unwrap(), piped.stdout);
+    }
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 #[path = "../benches/support/fleet.rs"]
 mod fleet;
+#[path = "support/terminal.rs"]
+mod terminal;
 
 use rdp_doctor_testing::netns::{self, Netns};
 use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
@@ -246,62 +248,70 @@ fn concurrency_beyond_the_open_file_limit_is_refused() {
     assert!(out.stdout.is_empty());
 }
 
-/// Runs `args` under a pseudo-terminal (`script` from util-linux): what the terminal showed.
-fn on_a_terminal(args: &[&str]) -> String {
-    let line = std::iter::once(env!("CARGO_BIN_EXE_rdp-doctor"))
-        .chain(args.iter().copied())
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// NDJSON rows without their timings (which differ from run to run), by target.
+fn rows(ndjson: &str) -> Vec<serde_json::Value> {
+    let mut rows: Vec<serde_json::Value> = ndjson
+        .lines()
+        .map(|l| {
+            let mut row: serde_json::Value = serde_json::from_str(l).unwrap();
+            row.as_object_mut().unwrap().remove("duration_ms");
+            row
+        })
+        .collect();
+    rows.sort_by_key(|r| r["target"].to_string());
+    rows
 }
 
-/// `logs` over a folder and `scan` show a progress line on a terminal, and
-/// none when standard error is a file.
+/// On a terminal, standard error shows a bar of hosts with its rate and the final
+/// count; piped, with --no-progress or on a dumb terminal nothing of it appears, and
+/// standard output holds the same rows in every case.
 #[test]
-fn progress_only_on_a_terminal() {
-    if !require_tool("script") || !require_tool("xz") {
+fn progress_bar_only_on_a_terminal() {
+    if !require_tool("script") {
         return;
     }
+    let port = free_port();
+    let targets: Vec<String> = (21..24).map(|i| format!("127.0.1.{i}:{port}")).collect();
+    let mut args = vec![
+        "scan",
+        "--no-matrix",
+        "--timeout",
+        "3",
+        "--format",
+        "ndjson",
+    ];
+    args.extend(targets.iter().map(String::as_str));
     let dir = tempfile::tempdir().unwrap();
-    for (corpus, name) in [
-        ("mdec_Security_4825_rdp_denied", "Security.evtx"),
-        ("mdec_Security_4825_rdp_denied", "Security-old.evtx"),
-    ] {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../events/tests/data")
-            .join(format!("{corpus}.evtx.xz"));
-        let out = Command::new("xz").arg("-dc").arg(&src).output().unwrap();
-        assert!(out.status.success());
-        std::fs::write(dir.path().join(name), out.stdout).unwrap();
-    }
-    let folder = dir.path().to_str().unwrap();
-    let shown = on_a_terminal(&["logs", folder]);
-    assert!(shown.contains("[2/2]"), "{shown}");
-    let closed = format!("127.0.1.9:{}", free_port());
-    let shown = on_a_terminal(&["scan", "--no-matrix", "--timeout", "3", &closed]);
-    assert!(shown.contains("[1/1]"), "{shown}");
+    let stdout = dir.path().join("stdout.ndjson");
 
-    let err = dir.path().join("stderr.txt");
-    for args in [
-        vec!["logs", folder],
-        vec!["scan", "--no-matrix", "--timeout", "3", &closed],
-    ] {
-        let status = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .status()
-            .unwrap();
-        assert!(status.code().is_some());
-        let text = std::fs::read_to_string(&err).unwrap();
-        assert!(
-            !text.contains("/2]") && !text.contains("[1/1]"),
-            "{args:?}: {text}"
-        );
+    let (code, shown) = terminal::on_a_terminal(&args, &stdout, "xterm");
+    assert_eq!(code, Some(1), "{shown}");
+    for text in ["/3 hosts", "3/3 hosts", "hosts/s", "3 problem(s)"] {
+        assert!(shown.contains(text), "{text:?} not in {shown:?}");
+    }
+    let on_terminal = std::fs::read_to_string(&stdout).unwrap();
+    assert!(!on_terminal.contains('\x1b'), "{on_terminal:?}");
+    assert_eq!(rows(&on_terminal).len(), 3, "{on_terminal}");
+
+    let piped = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(piped.status.code(), Some(1));
+    assert!(
+        piped.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    let piped_rows = rows(&String::from_utf8_lossy(&piped.stdout));
+    assert_eq!(rows(&on_terminal), piped_rows);
+
+    for (extra, term) in [(Some("--no-progress"), "xterm"), (None, "dumb")] {
+        let mut quiet = args.clone();
+        quiet.extend(extra);
+        let (code, shown) = terminal::on_a_terminal(&quiet, &stdout, term);
+        assert_eq!(code, Some(1), "{shown}");
+        assert!(shown.is_empty(), "{extra:?} TERM={term}: {shown:?}");
+        assert_eq!(rows(&std::fs::read_to_string(&stdout).unwrap()), piped_rows);
     }
 }

@@ -1,7 +1,8 @@
 //! Benchmark: time and connections to learn a server's security protocols,
 //! TLS certificate and NTLM identity (and, without NLA, the MCS Connect
 //! round trip beyond the handshake), beside nmap (rdp-enum-encryption +
-//! rdp-ntlm-info) and sslyze (--starttls rdp), against the same local
+//! rdp-ntlm-info) and sslyze (--starttls rdp --certinfo; for a TLS 1.0-only
+//! xrdp, sslyze's version scans beside the probe's own ClientHellos), against the same local
 //! servers in one run. Each tool reaches the server through a counting TCP
 //! relay on loopback, so connections are counted the same way for all.
 //!
@@ -11,7 +12,8 @@
 //! port answers with the kernel's ICMP port unreachable.
 //!
 //! Run: cargo bench -p rdp-doctor-probe --bench vs_peers  (needs root, xrdp,
-//! freerdp-shadow-cli, Xvfb, nmap, sslyze).
+//! freerdp-shadow-cli, Xvfb, nmap, sslyze). BENCH_VERBOSE=1 prints what each
+//! peer tool found, once.
 #![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -24,7 +26,7 @@ use rdp_doctor_probe::ProbeOptions;
 use rdp_doctor_testing::freerdp::ShadowServer;
 use rdp_doctor_testing::have_tool;
 use rdp_doctor_testing::rdpeudp::SynAckResponder;
-use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
+use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, TlsSettings, Xrdp};
 use tokio::net::{TcpListener, TcpStream};
 
 const RUNS: usize = 5;
@@ -76,13 +78,16 @@ async fn time_tool(
         if !out.status.success() {
             println!("  {name} exited {:?}", out.status.code());
         }
+        if std::env::var_os("BENCH_VERBOSE").is_some() && times.len() == 1 {
+            println!("{}", String::from_utf8_lossy(&out.stdout));
+        }
     }
     let conns = (count.load(Ordering::SeqCst) - before) / 3;
     let _ = relay;
     Some((median(times), conns))
 }
 
-async fn bench(label: &str, upstream: SocketAddr) {
+async fn bench(label: &str, upstream: SocketAddr, sslyze_scans: &[&str]) {
     let (relay, count) = counting_relay(upstream).await;
     let port = relay.port().to_string();
     println!("{label} (relay 127.0.0.1:{port} -> {upstream})");
@@ -112,6 +117,10 @@ async fn bench(label: &str, upstream: SocketAddr) {
         );
         if let Some(m) = &r.mcs {
             facts.push_str(&format!(", mcs {}", mcs_fact(m)));
+        }
+        if let Some(scan) = &r.tls_scan {
+            let versions: Vec<&str> = scan.versions.iter().map(|v| v.name()).collect();
+            facts.push_str(&format!(", TLS accepted {versions:?}"));
         }
     }
     let ours = median(times);
@@ -158,15 +167,12 @@ async fn bench(label: &str, upstream: SocketAddr) {
     {
         rows.push(("nmap", t, c));
     }
+    let sslyze_scans: Vec<String> = sslyze_scans.iter().map(|a| a.to_string()).collect();
     if let Some((t, c)) = time_tool("sslyze", relay, &count, || {
         let mut cmd = Command::new("sslyze");
-        cmd.args([
-            "--starttls",
-            "rdp",
-            "--mozilla_config",
-            "disable",
-            &format!("127.0.0.1:{port}"),
-        ]);
+        cmd.args(["--starttls", "rdp", "--mozilla_config", "disable"])
+            .args(&sslyze_scans)
+            .arg(format!("127.0.0.1:{port}"));
         cmd
     })
     .await
@@ -275,9 +281,32 @@ fn main() {
     )
     .expect("xrdp");
     let shadow = ShadowServer::start().expect("shadow server");
+    let old_tls = Xrdp::start_with_tls(
+        SecurityLayer::Tls,
+        CertCase::Valid("old.test".into()),
+        TlsSettings {
+            ssl_protocols: "TLSv1".into(),
+            tls_ciphers: None,
+            openssl_seclevel: Some(0),
+        },
+    )
+    .expect("xrdp with TLS 1.0 only");
     rt.block_on(async {
-        bench("xrdp negotiate (TLS + RDP security)", xrdp.addr).await;
-        bench("FreeRDP shadow (NLA)", shadow.addr).await;
+        // sslyze learns the certificate (--certinfo); rdp-doctor that and more.
+        bench(
+            "xrdp negotiate (TLS + RDP security)",
+            xrdp.addr,
+            &["--certinfo"],
+        )
+        .await;
+        bench("FreeRDP shadow (NLA)", shadow.addr, &["--certinfo"]).await;
+        // The old-TLS step: which versions the server accepts, and with which suites.
+        bench(
+            "xrdp TLS 1.0 only",
+            old_tls.addr,
+            &["--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3"],
+        )
+        .await;
         let answering = SynAckResponder::start(captured_syn_ack()).expect("UDP responder");
         bench_udp(
             "RDP-UDP answering (captured SYN+ACK)",

@@ -1,12 +1,13 @@
 //! `rdp-doctor logs`: the RDP story from exported event logs.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use rdp_doctor_events::{self as events, Options};
 use rdp_doctor_model::command::Target;
 
+use crate::progress::{self, Progress};
 use crate::style::Style;
 use crate::{Outcome, UsageError};
 
@@ -42,6 +43,10 @@ pub struct Args {
     /// Also write the report as one self-contained HTML page (findings, a timeline per client).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+
+    /// Never show the progress bar (it is shown on a terminal only).
+    #[arg(long)]
+    no_progress: bool,
 }
 
 /// Parses --since.
@@ -80,16 +85,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
         brute_force_threshold: args.brute_force,
         ..Options::default()
     };
-    let show_progress = std::io::stderr().is_terminal();
-    let report = events::read_paths(&args.paths, &opts, |path, i, n| {
-        if show_progress && n > 1 {
-            eprint!("\r\x1b[2K[{i}/{n}] {}", path.display());
-        }
-    })?
-    .keep_latest(args.timeline);
-    if show_progress && report.files.len() > 1 {
-        eprintln!();
-    }
+    let report = read_with_progress(args, &opts)?.keep_latest(args.timeline);
     if report.files.is_empty() {
         return Err(UsageError(format!(
             "no .evtx file found in the given paths ({} other file(s) skipped)",
@@ -121,6 +117,40 @@ pub fn run(args: &Args) -> Result<Outcome> {
     } else {
         Outcome::Healthy
     })
+}
+
+/// Reads the logs with a bar of files and bytes read on a terminal. The reader
+/// calls back before each file: the files before it are done.
+fn read_with_progress(args: &Args, opts: &Options) -> Result<events::LogReport> {
+    let progress = Progress::new(0, "files", progress::wanted(args.no_progress));
+    progress.set_message("listing the folders");
+    let (mut done_bytes, mut current) = (0u64, 0u64);
+    let report = events::read_paths(&args.paths, opts, |path, i, n| {
+        if !progress.visible() {
+            return;
+        }
+        done_bytes += current;
+        current = std::fs::metadata(path).map_or(0, |m| m.len());
+        let name = path.file_name().unwrap_or(path.as_os_str());
+        progress.step(
+            i.saturating_sub(1) as u64,
+            n as u64,
+            &format!(
+                "{} read, now {} {}",
+                progress::bytes(done_bytes),
+                progress::bytes(current),
+                name.to_string_lossy()
+            ),
+        );
+    })?;
+    let n = report.files.len() as u64;
+    progress.step(
+        n,
+        n,
+        &format!("{} read", progress::bytes(done_bytes + current)),
+    );
+    progress.finish();
+    Ok(report)
 }
 
 /// Skipped files listed in the text report; JSON lists them all.

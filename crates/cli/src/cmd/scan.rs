@@ -1,6 +1,6 @@
 //! `rdp-doctor scan`: many hosts, the same probe as `probe`, bounded concurrency.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use rdp_doctor_fleet::scan::{self, Completion, ScanResult, Target};
 use rdp_doctor_probe::diagnose::{diagnose, Diagnosis, Severity};
 use serde::Serialize;
 
+use crate::progress::{self, Progress};
 use crate::{Outcome, UsageError};
 
 /// Output formats.
@@ -46,7 +47,8 @@ pub struct Args {
     #[arg(long, short = 'c', default_value_t = 32)]
     concurrency: usize,
 
-    /// Time budget per host, in seconds.
+    /// Time budget per host, in seconds: a third of it for each phase's answer,
+    /// at most 3 s for the TCP connect.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     timeout: f64,
 
@@ -197,18 +199,21 @@ pub fn run(args: &Args) -> Result<Outcome> {
     let budget = Duration::from_secs_f64(args.timeout);
     let opts = rdp_doctor_probe::ProbeOptions {
         total_budget: budget,
+        // Filtered addresses cost a whole connect wait each, so it stays short;
+        // a server that answered gets a third of the budget per phase, so a busy
+        // one is not called stalled.
         connect_timeout: (budget / 3).min(Duration::from_secs(3)),
-        io_timeout: (budget / 3).min(Duration::from_secs(3)),
+        io_timeout: budget / 3,
         protocol_matrix: !args.no_matrix,
         ..Default::default()
     };
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut done = 0usize;
+    let progress =
+        Progress::new(total as u64, "hosts", progress::wanted(args.no_progress)).with_rate();
     let mut problems = 0usize;
     // The deadline passed to the runner has a margin over the probe's own budget.
     let results = runtime.block_on(scan::run(
@@ -225,27 +230,22 @@ pub fn run(args: &Args) -> Result<Outcome> {
             }
         },
         |r| {
-            done += 1;
             let rw = row(r);
             if rw.status != "ok" {
                 problems += 1;
             }
             if args.format == Format::Ndjson {
                 if let Ok(line) = serde_json::to_string(&rw) {
-                    let _ = writeln!(out, "{line}");
+                    let _ = progress.suspend(|| writeln!(out, "{line}"));
                 }
             }
-            if show_progress {
-                eprint!(
-                    "\r\x1b[2K[{done}/{total}] {problems} with problems  last: {} {}",
-                    rw.target, rw.status
-                );
-            }
+            progress.inc(format!(
+                "{problems} problem(s), last {} {}",
+                rw.target, rw.status
+            ));
         },
     ));
-    if show_progress {
-        eprintln!();
-    }
+    progress.finish();
     if args.stats {
         let wall = started.elapsed().as_secs_f64();
         eprintln!(
