@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // the test harness stops at the first unexpected value
 
 pub mod freerdp;
+pub mod measure;
 pub mod netns;
 pub mod proxy;
 pub mod rdpeudp;

@@ -12,12 +12,10 @@
 //! but the DNAT-ed connections to the xrdp servers of the caller.
 #![allow(dead_code)] // each includer uses part of it
 
-use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdp_doctor_testing::netns::Netns;
 use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
@@ -235,67 +233,9 @@ pub fn row_is_right(class: Class, row: &serde_json::Value) -> bool {
     }
 }
 
-/// What one run of a program cost.
-#[derive(Debug, Clone)]
-pub struct Run {
-    pub wall: Duration,
-    pub max_rss_kib: i64,
-    pub peak_fds: usize,
-    pub status: i32,
-    pub stdout: Vec<u8>,
-    /// When the first stdout line arrived, after start.
-    pub first_line: Option<Duration>,
-}
+pub use rdp_doctor_testing::measure::Run;
 
-/// Runs `cmd` to its end: wall time, peak RSS (wait4 rusage) and peak open files (sampled).
-#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives its rusage
-pub fn measure(mut cmd: Command) -> Run {
-    let started = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let done = Arc::new(AtomicBool::new(false));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let sampler = {
-        let (done, peak) = (done.clone(), peak.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                let n = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
-                peak.fetch_max(n, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        })
-    };
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut first = None;
-        let mut all = Vec::new();
-        let mut r = BufReader::new(stdout);
-        let mut line = Vec::new();
-        while r.read_until(b'\n', &mut line).map_or(0, |n| n) > 0 {
-            first.get_or_insert_with(|| started.elapsed());
-            all.append(&mut line);
-        }
-        (all, first)
-    });
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child, not yet reaped (Child::wait was never called).
-    unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    done.store(true, Ordering::Relaxed);
-    sampler.join().expect("sampler");
-    let (stdout, first_line) = reader.join().expect("reader");
-    Run {
-        wall,
-        max_rss_kib: usage.ru_maxrss,
-        peak_fds: peak.load(Ordering::Relaxed),
-        status: libc::WEXITSTATUS(status),
-        stdout,
-        first_line,
-    }
+/// Runs `cmd` to its end: wall time, peak RSS and peak open files (see `rdp_doctor_testing::measure`).
+pub fn measure(cmd: Command) -> Run {
+    rdp_doctor_testing::measure::measure(&cmd, false)
 }

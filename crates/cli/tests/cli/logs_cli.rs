@@ -1,11 +1,10 @@
 //! `rdp-doctor logs` as a user runs it on exported logs.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
+use crate::support::golden;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[path = "support/terminal.rs"]
-mod terminal;
+use crate::support::terminal;
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
@@ -75,19 +74,6 @@ fn a_logs_folder_gives_findings_and_timelines() {
     let t = &v["timelines"][0];
     assert_eq!(t["address"], "10.23.123.11");
     assert!(t["events"].as_u64().unwrap() < 11);
-}
-
-/// Compares with a reviewed golden file; `UPDATE_GOLDEN=1` rewrites it.
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
 /// The human report of a folder holding a server's Security and RCM logs and a client's own log.

@@ -2,7 +2,6 @@
 //! from a real probe of xrdp, with repeated handshakes and a hostile .rdp file, and
 //! the event-log page of real exported logs. The DOM Chromium builds is checked, and
 //! a screenshot is taken (kept under the target directory for people to look at).
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

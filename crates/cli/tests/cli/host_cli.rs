@@ -2,8 +2,9 @@
 //! broken copies made with the hive editor are found, fixed, read back by
 //! independent readers (hivex, regipy, python-registry) and restored byte for
 //! byte; a kill -9 at any moment leaves the original or the fixed file.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
+use crate::support::golden;
+use crate::support::xz_bytes;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -19,9 +20,7 @@ fn decompress(name: &str) -> Vec<u8> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../regf/tests/data")
         .join(format!("{name}.xz"));
-    let out = Command::new("xz").arg("-dc").arg(&src).output().unwrap();
-    assert!(out.status.success(), "xz -dc {}", src.display());
-    out.stdout
+    xz_bytes(&src)
 }
 
 fn hive(dir: &Path, name: &str) -> PathBuf {
@@ -102,19 +101,6 @@ fn value_in(path: &Path, key: &str, name: &str) -> Option<Data> {
     let bytes = std::fs::read(path).unwrap();
     let h = Hive::new(&bytes).unwrap();
     h.root().unwrap().path(key).unwrap()?.value(name).unwrap()
-}
-
-/// Compares with a reviewed golden file; `UPDATE_GOLDEN=1` rewrites it.
-fn golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).expect("golden file");
-    assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
 #[test]

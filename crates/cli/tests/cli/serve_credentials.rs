@@ -2,7 +2,6 @@
 //! the full connection, exports its steps and outcome, and the password (read
 //! from an environment variable named in the configuration) appears in no
 //! metric and no log. Against the FreeRDP shadow server (NLA).
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

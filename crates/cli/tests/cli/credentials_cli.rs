@@ -1,7 +1,6 @@
 //! `probe`/`diagnose --user`: where the password comes from, and that it
 //! appears in no output (human, JSON, errors). Against the FreeRDP shadow
 //! server (NLA); needs freerdp-shadow-cli, winpr-hash and Xvfb.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::process::{Command, Output, Stdio};
 

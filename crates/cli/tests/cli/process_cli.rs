@@ -1,5 +1,4 @@
 //! The binary as a process: what `--version` names, and a reader that goes away.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::io::Read;
 use std::process::{Command, Stdio};

@@ -1,6 +1,5 @@
 //! Path tests through the binary, as a user runs them: `--repeat` through
 //! the fault proxy's latency, a TLS stall, and a dual-stack name.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::process::{Command, Output};
 use std::time::Duration;

@@ -1,16 +1,14 @@
 //! `rdp-doctor scan` over 1,000 probes of local targets: xrdp servers on
 //! several loopback addresses, closed ports, and filtered addresses in a
 //! namespace of the test's own. Every result must be the right one, in bounded time.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-#[path = "../benches/support/fleet.rs"]
+#[path = "../../benches/support/fleet.rs"]
 mod fleet;
-#[path = "support/terminal.rs"]
-mod terminal;
+use crate::support::terminal;
 
 use rdp_doctor_testing::netns::{self, Netns};
 use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
@@ -183,7 +181,7 @@ fn fleet_of_two_thousand_at_512_at_once() {
         .args(["-c", "512", "-f"])
         .arg(&list);
     let run = fleet::measure(cmd);
-    assert_eq!(run.status, 1, "some targets have problems");
+    assert_eq!(run.code, Some(1), "some targets have problems");
     let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&run.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -1,7 +1,6 @@
 //! `rdp-doctor completions` and `rdp-doctor man`, loaded by the programs they
 //! are for: bash sources the completion script and completes with it, man and
 //! groff render the page without a warning.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::process::{Command, Output};
 

@@ -1,7 +1,6 @@
 //! `rdp-doctor explain` as a user runs it: output, JSON and exit codes.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
-use std::path::PathBuf;
+use crate::support::golden;
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
@@ -10,19 +9,6 @@ fn run(args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("run rdp-doctor")
-}
-
-/// Compares with a reviewed golden file; `UPDATE_GOLDEN=1` rewrites it.
-fn golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).expect("golden file");
-    assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
 #[test]

@@ -2,15 +2,15 @@
 //! deadline with a finding and its peak memory stays small, however much the
 //! server pushes. (Scripted listeners: no real RDP server floods on purpose; the
 //! X.224 Connection Confirm is the one from [MS-RDPBCGR] 4.1.2 selecting TLS.)
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rdp_doctor_testing::measure::measure;
 
 /// X.224 Connection Confirm with RDP_NEG_RSP selecting PROTOCOL_SSL.
 const CONFIRM_TLS: [u8; 19] = [
@@ -46,33 +46,15 @@ fn serve(mut s: TcpStream, prefix: &[u8], filler: &[u8], sent: &AtomicU64) {
     }
 }
 
-/// Runs the binary and returns its exit status, stdout and peak RSS in KiB.
-// The child is reaped by wait4 (which also gives its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
-fn run_measured(args: &[&str]) -> (ExitStatus, String, i64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = stdout.read_to_string(&mut out);
-        out
-    });
-    let mut status = 0;
-    // SAFETY: plain syscall on our own child's pid with valid out-pointers.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4");
+/// Runs the binary: exit code, stdout and peak RSS in KiB.
+fn run_measured(args: &[&str]) -> (Option<i32>, String, i64) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rdp-doctor"));
+    cmd.args(args).env("NO_COLOR", "1");
+    let run = measure(&cmd, true);
     (
-        ExitStatus::from_raw(status),
-        reader.join().unwrap(),
-        usage.ru_maxrss,
+        run.code,
+        String::from_utf8_lossy(&run.stdout).into_owned(),
+        run.max_rss_kib,
     )
 }
 
@@ -88,15 +70,14 @@ fn endless_data_ends_in_time_with_small_memory() {
         let (port, sent) = flood(prefix, filler);
         let target = format!("127.0.0.1:{port}");
         let started = Instant::now();
-        let (status, stdout, max_rss_kib) =
+        let (code, stdout, max_rss_kib) =
             run_measured(&["diagnose", &target, "--json", "--timeout", "6"]);
         let elapsed = started.elapsed();
         let pushed = sent.load(Ordering::Relaxed);
         eprintln!(
-            "{want}: exit {:?} in {elapsed:?}, peak RSS {max_rss_kib} KiB, server pushed {pushed} bytes",
-            status.code()
+            "{want}: exit {code:?} in {elapsed:?}, peak RSS {max_rss_kib} KiB, server pushed {pushed} bytes"
         );
-        assert_eq!(status.code(), Some(1), "{stdout}");
+        assert_eq!(code, Some(1), "{stdout}");
         let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         let first = v["findings"][0].to_string();
         assert!(first.contains(want), "{first}");

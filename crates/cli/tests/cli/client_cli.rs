@@ -1,21 +1,11 @@
 //! `rdp-doctor client` and `host --collected` as a user runs them, on real hives.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
+use crate::support::xz_bytes as unxz;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
-fn unxz(path: &Path) -> Vec<u8> {
-    let out = Command::new("xz")
-        .arg("-dc")
-        .arg(path)
-        .output()
-        .expect("xz is installed");
-    assert!(out.status.success(), "xz -dc {}", path.display());
-    out.stdout
 }
 
 fn run(args: &[&str], paths: &[&Path]) -> Output {

@@ -1,19 +1,15 @@
 //! `rdp-doctor diagnose` as a user runs it: one diagnosis from every source,
 //! against real peers on loopback (a closed port, xrdp, the FreeRDP shadow
 //! server), real hives with values written by hivexregedit, and real event logs.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
-use std::net::TcpListener;
+use crate::support::closed_port;
+use crate::support::golden;
+use crate::support::xz_bytes;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use rdp_doctor_testing::freerdp::ShadowServer;
 use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
-
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 fn rdp_doctor(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rdp-doctor"))
@@ -45,14 +41,8 @@ fn data(rel: &str) -> PathBuf {
 
 /// A corpus file, decompressed into `dir`.
 fn unxz(dir: &Path, src: &str, name: &str) -> PathBuf {
-    let out = Command::new("xz")
-        .arg("-dc")
-        .arg(data(src))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
     let dst = dir.join(name);
-    std::fs::write(&dst, out.stdout).unwrap();
+    std::fs::write(&dst, xz_bytes(&data(src))).unwrap();
     dst
 }
 
@@ -416,20 +406,6 @@ fn human_output_matches_the_golden_file() {
     ]);
     let text = String::from_utf8_lossy(&out.stdout).replace(dir.path().to_str().unwrap(), "TMP");
     golden("diagnose_code_file_logs.txt", &text);
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = data("tests/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        actual,
-        expected,
-        "golden file {} differs (UPDATE_GOLDEN=1 rewrites it)",
-        path.display()
-    );
 }
 
 #[test]

@@ -1,20 +1,14 @@
 //! `rdp-doctor check` run by a real Nagios Core (Debian's nagios4) as a service
 //! check against xrdp on loopback: the states Nagios records in its status.dat.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
+use crate::support::closed_port;
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
 use rdp_doctor_testing::PeerProcess;
-
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
 
 /// The objects: one service per case, all checked every second.
 fn objects(bin: &str, services: &[(&str, String)]) -> String {

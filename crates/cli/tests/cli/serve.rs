@@ -1,6 +1,5 @@
 //! `rdp-doctor serve` with real peers: xrdp servers to probe, promtool to
 //! check the exposition format, and a real Prometheus scraping the exporter.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

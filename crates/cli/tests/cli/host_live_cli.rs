@@ -1,7 +1,6 @@
 //! `rdp-doctor host … --live` as a user runs it on a build that is not for
 //! Windows: a usage error that says where to run it, and nothing read or
 //! written. The live path itself runs under Wine in scripts/windows.sh.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::process::{Command, Output};
 

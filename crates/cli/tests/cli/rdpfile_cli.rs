@@ -1,7 +1,6 @@
 //! `rdp-doctor rdpfile` as a user runs it, and the files it writes loaded by
 //! a real client: xfreerdp (FreeRDP's own .rdp parser) connects with them to
 //! a FreeRDP shadow server requiring NLA.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::io::Read;
 use std::net::TcpListener;

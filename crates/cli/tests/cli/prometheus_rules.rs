@@ -3,7 +3,6 @@
 //! changes), they read only metrics the exporter writes, they give the right
 //! alerts on what the real exporter answers for real xrdp servers, and the
 //! sharded scrape configuration of docs/exporter.md is valid.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

@@ -1,7 +1,6 @@
 //! SARIF logs of real findings (a .rdp file, a refused port, a rescued disk's hive,
 //! exported event logs), validated against the official SARIF 2.1.0 JSON schema
 //! (tests/data/sarif-schema-2.1.0.json) by the Python `jsonschema` package.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
