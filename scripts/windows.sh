@@ -258,8 +258,13 @@ expect client-live-reads-tcp-only grep -q 'TCP only' <(client_title "$work/clien
 live 0 client-undo client undo client-backup
 if wreg query "$cpol" /v fClientDisableUDP | grep -q REG_DWORD; then bad client-undo-removes-policy; else ok; fi
 
-# host collect: what Wine can export (reg save; Wine has no wevtutil, so the
-# logs are listed as left out), each file's SHA-256 as the manifest says.
+# host collect under Wine: reg save writes Wine's own text format, not a regf
+# hive, so SYSTEM and SOFTWARE are the keys the checks read, copied through
+# the registry API into new hives (marked partial); the logs are listed as
+# left out, with the stub wevtutil Wine ships and without any. Remote Desktop is off beforehand: the Linux
+# build must find it in the collected folder. Each file's SHA-256 is as the
+# manifest says.
+wreg add "$ts" /v fDenyTSConnections /t REG_DWORD /d 1 /f >/dev/null
 live 0 host-collect host collect -o collected
 expect host-collect-manifest python3 -c 'import hashlib, json, os, sys
 d = sys.argv[1]
@@ -267,8 +272,55 @@ m = json.load(open(os.path.join(d, "manifest.json")))
 assert m["schema"] == "rdp-doctor.host-collect/v1", m["schema"]
 for i in m["items"]:
     assert hashlib.sha256(open(os.path.join(d, i["path"]), "rb").read()).hexdigest() == i["sha256"], i
+items = {i["path"]: i for i in m["items"]}
+for h in ("hives/SYSTEM", "hives/SOFTWARE"):
+    assert h in items, (h, sorted(items), m["left_out"])
+    assert items[h]["partial"].startswith("selected keys, read through the registry API"), items[h]
+    # Why reg save was not used: what it wrote, or its failure.
+    assert "reg wrote a file that is not a regf hive" in items[h]["partial"] or "reg failed" in items[h]["partial"], items[h]
+# Wine ships wevtutil as a stub: it succeeds and writes nothing, for every log alike.
+why = [l["why"] for l in m["left_out"] if l["what"].startswith("the event log")]
+assert why == ["wevtutil reported success but wrote no file"], m["left_out"]
 assert any("private keys" in l["what"] for l in m["left_out"])
-print("collected", [i["path"] for i in m["items"]], "left out", len(m["left_out"]))' "$work/collected"
+print("collected", sorted(items), "left out", len(m["left_out"]), "| SYSTEM:", items["hives/SYSTEM"]["partial"])' "$work/collected"
+expect collect-progress-silent test ! -s "$work/host-collect.err"
+# Without wevtutil at all, one line says so for every log.
+sys32="$WINEPREFIX/drive_c/windows/system32"
+mv "$sys32/wevtutil.exe" "$work/wevtutil.exe.aside"
+live 0 host-collect-no-wevtutil host collect -o collected-no-wevtutil
+mv "$work/wevtutil.exe.aside" "$sys32/wevtutil.exe"
+expect host-collect-no-wevtutil-said python3 -c 'import json, sys
+m = json.load(open(sys.argv[1] + "/manifest.json"))
+logs = [l for l in m["left_out"] if l["what"].startswith("the event log")]
+assert len(logs) == 1 and logs[0]["why"] == "wevtutil is missing on this system", m["left_out"]
+assert "Security" in logs[0]["what"] and "System" in logs[0]["what"], logs' "$work/collected-no-wevtutil"
+# Both hives are regf hives an independent reader (hivex) opens, holding the
+# live values: Remote Desktop off in the control set Select names, the machine's GUID.
+collected_value() { # hive, key, value
+    hivexget "$work/collected/hives/$1" "$2" "$3"
+}
+cs=$(collected_value SYSTEM '\Select' Current || echo none)
+expect collected-system-hivex test "$(collected_value SYSTEM "\\ControlSet$(printf %03d "$cs")\\Control\\Terminal Server" fDenyTSConnections)" = 1
+expect collected-software-hivex test "$(collected_value SOFTWARE '\Microsoft\Cryptography' MachineGuid)" = "$guid"
+native() { # expected exit code, name, rdp-doctor args... (the Linux build; stdout in $work/NAME.out)
+    local want=$1 name=$2 rc
+    shift 2
+    if (cd "$work" && "$tdir/debug/rdp-doctor" "$@" >"$work/$name.out" 2>"$work/$name.err"); then rc=0; else rc=$?; fi
+    if [ "$rc" = "$want" ]; then ok; else bad "$name: exit $rc, want $want" "$(cat "$work/$name.out" "$work/$name.err")"; fi
+}
+# The Linux build reads the folder as a rescued disk: HOST001 from the hive.
+native 1 collected-check host check --collected collected --json
+expect collected-check-finds-host001 python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+found = {f["id"]: f for f in r["findings"]}
+assert "HOST001" in found, sorted(found)
+ev = [e for e in found["HOST001"]["evidence"] if e["source"] == "registry"]
+assert ev and all(e["origin"]["kind"] == "hive" for e in ev), ev' "$work/collected-check.out"
+native 1 collected-diagnose diagnose --collected collected --format json
+expect collected-diagnose-ranks python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+top = [c["cause"] for c in d["causes"][:3]]
+assert "remote_desktop_disabled" in top, [(c["cause"], c["score"]) for c in d["causes"]]' "$work/collected-diagnose.out"
 
 # Elsewhere --live says where to run it (exit 2).
 if out=$("$tdir/debug/rdp-doctor" host check --live 2>&1); then rc=0; else rc=$?; fi

@@ -1,12 +1,15 @@
 //! `host collect`: a live Windows host's Remote Desktop evidence exported into
 //! one folder (see [`crate::collected`] for the layout): the hives the checks
-//! read (`reg save`), the RDP-related event logs (`wevtutil epl`, Security and
-//! System filtered to RDP events) and the Remote Desktop certificate store's
-//! certificates, with a manifest. Never collected: user profiles, passwords
-//! (SAM and SECURITY only with `--accounts`), private keys.
+//! read (`reg save`; when it cannot save a hive, the keys the checks read are
+//! copied through the registry API into a new hive, marked partial: see
+//! [`export`]), the RDP-related event logs (`wevtutil epl`, Security and
+//! System filtered to RDP events; without wevtutil they are listed as left
+//! out) and the Remote Desktop certificate store's certificates, with a
+//! manifest. Never collected: user profiles, passwords (SAM and SECURITY only
+//! with `--accounts`), private keys.
 //!
 //! The steps are plain data ([`steps`]), so what is run is tested everywhere;
-//! running them needs Windows (`reg`, `wevtutil`).
+//! running them needs Windows (`reg`, `wevtutil`, the registry API).
 
 use std::path::Path;
 
@@ -14,6 +17,8 @@ use rdp_doctor_regf::{Data, Hive};
 
 use crate::collected::{Item, LeftOut, Manifest, CERTIFICATES, HIVES, LOGS, MANIFEST, SCHEMA};
 use crate::Error;
+
+pub mod export;
 
 /// What the collect commands say on a build for another system.
 pub const NOT_WINDOWS: &str = "host collect exports the live registry and event logs: run it on the Windows host (the folder it writes is read anywhere with --collected DIR)";
@@ -186,13 +191,127 @@ fn item(dir: &Path, file: &str, kind: &str, source: String) -> Result<Item, Erro
         source,
         size: bytes.len() as u64,
         sha256: rdp_doctor_host::apply::sha256_hex(&bytes),
+        partial: None,
     })
 }
 
+/// What is said of a program that is not on this system.
+fn missing(program: &str) -> String {
+    format!("{program} is missing on this system")
+}
+
+/// The logs not exported, one line per reason: the logs that share a reason
+/// (wevtutil missing, say) are named together.
+pub fn logs_left_out(failed: Vec<(String, String)>) -> Vec<LeftOut> {
+    let mut out: Vec<(Vec<String>, String)> = Vec::new();
+    for (source, why) in failed {
+        // A filtered log is named by its channel.
+        let channel = source
+            .split(" filtered: ")
+            .next()
+            .unwrap_or(&source)
+            .to_string();
+        match out.iter_mut().find(|(_, w)| *w == why) {
+            Some((logs, _)) => logs.push(channel),
+            None => out.push((vec![channel], why)),
+        }
+    }
+    out.into_iter()
+        .map(|(logs, why)| LeftOut {
+            what: match logs.as_slice() {
+                [one] => format!("the event log {one}"),
+                _ => format!("the event logs {}", logs.join(", ")),
+            },
+            why,
+        })
+        .collect()
+}
+
+/// Why a step's program did not leave its file, if it did not; a hive must
+/// also be one (`reg save` under Wine writes Wine's own text format).
+fn failure(dir: &Path, s: &Step, run: std::io::Result<std::process::Output>) -> Option<String> {
+    let o = match run {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(missing(s.program));
+        }
+        Err(e) => return Some(format!("cannot run {}: {e}", s.program)),
+        Ok(o) => o,
+    };
+    let said = |o: &std::process::Output| {
+        let text = String::from_utf8_lossy(if o.stderr.is_empty() {
+            &o.stdout
+        } else {
+            &o.stderr
+        });
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    if !o.status.success() {
+        return Some(format!("{} failed ({}): {}", s.program, o.status, said(&o)));
+    }
+    let Ok(bytes) = std::fs::read(dir.join(&s.file)) else {
+        return Some(format!("{} reported success but wrote no file", s.program));
+    };
+    if s.kind == "hive" {
+        if let Err(e) = Hive::new(&bytes) {
+            return Some(format!(
+                "{} wrote a file that is not a regf hive ({e})",
+                s.program
+            ));
+        }
+    }
+    None
+}
+
+/// The hive of `step` as selected keys read through the registry API, after
+/// `reg save` failed for `why`: the item, and what could not be read.
+fn hive_through_api(dir: &Path, step: &Step, why: &str) -> Result<(Item, Vec<LeftOut>), Error> {
+    let hive = step.source.trim_start_matches("HKLM\\");
+    let exported = exported_live(hive)?;
+    if exported.keys == 0 {
+        return Err(Error(format!(
+            "{why}; none of its selected keys could be read through the registry API either"
+        )));
+    }
+    let path = dir.join(&step.file);
+    let _ = std::fs::remove_file(&path);
+    rdp_doctor_host::atomic::write(
+        &path,
+        &exported.bytes,
+        rdp_doctor_host::atomic::Existing::Refuse,
+    )?;
+    let mut it = item(dir, &step.file, step.kind, step.source.clone())?;
+    it.partial = Some(format!(
+        "selected keys, read through the registry API ({} keys, {} values): {why}",
+        exported.keys, exported.values
+    ));
+    let unreadable = exported
+        .unreadable
+        .into_iter()
+        .map(|(what, why)| LeftOut { what, why })
+        .collect();
+    Ok((it, unreadable))
+}
+
+#[cfg(windows)]
+fn exported_live(hive: &str) -> Result<export::Exported, Error> {
+    export::export(&export::Live, hive)
+}
+
+#[cfg(not(windows))]
+fn exported_live(_: &str) -> Result<export::Exported, Error> {
+    Err(Error(NOT_WINDOWS.into()))
+}
+
 /// Runs every step into `dir` (created; it must be empty), extracts the
-/// certificates and writes the manifest. A step that fails is recorded as
-/// left out, with the program's message; the others go on.
-pub fn collect(dir: &Path, accounts: bool) -> Result<Manifest, Error> {
+/// certificates and writes the manifest. A hive `reg save` cannot save is
+/// copied key by key through the registry API ([`export`]); any other step
+/// that fails is recorded as left out, with the reason; the others go on.
+/// `on_step(done, total, what)` is called before each step.
+pub fn collect(
+    dir: &Path,
+    accounts: bool,
+    on_step: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Manifest, Error> {
     if !cfg!(windows) {
         return Err(Error(NOT_WINDOWS.into()));
     }
@@ -204,27 +323,43 @@ pub fn collect(dir: &Path, accounts: bool) -> Result<Manifest, Error> {
             .map_err(|e| Error(format!("cannot create {}: {e}", dir.join(sub).display())))?;
     }
     let shown = dir.display().to_string();
+    let steps = steps(&shown, accounts);
+    // Every step, the certificates, the manifest.
+    let total = steps.len() + 2;
     let mut items = Vec::new();
     let mut left_out = never_collected(accounts);
-    for s in steps(&shown, accounts) {
+    // Logs not exported, and why: grouped by reason once all have run.
+    let mut logs_failed: Vec<(String, String)> = Vec::new();
+    for (done, s) in steps.into_iter().enumerate() {
+        on_step(done, total, &s.source);
+        // A missing program is not looked for again.
+        if let Some((_, why)) = logs_failed.iter().find(|(_, w)| *w == missing(s.program)) {
+            let why = why.clone();
+            logs_failed.push((s.source, why));
+            continue;
+        }
         let run = std::process::Command::new(s.program).args(&s.args).output();
-        let failed = match run {
-            Ok(o) if o.status.success() && dir.join(&s.file).is_file() => None,
-            Ok(o) => Some(format!(
-                "{} failed: {}",
-                s.program,
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => Some(format!("cannot run {}: {e}", s.program)),
+        let Some(why) = failure(dir, &s, run) else {
+            items.push(item(dir, &s.file, s.kind, s.source)?);
+            continue;
         };
-        match failed {
-            None => items.push(item(dir, &s.file, s.kind, s.source)?),
-            Some(why) => left_out.push(LeftOut {
+        if s.kind != "hive" {
+            logs_failed.push((s.source, why));
+            continue;
+        }
+        match hive_through_api(dir, &s, &why) {
+            Ok((it, unreadable)) => {
+                items.push(it);
+                left_out.extend(unreadable);
+            }
+            Err(e) => left_out.push(LeftOut {
                 what: s.source,
-                why,
+                why: e.0,
             }),
         }
     }
+    left_out.extend(logs_left_out(logs_failed));
+    on_step(total - 2, total, "certificates");
     if let Ok(sw) = std::fs::read(dir.join(HIVES).join("SOFTWARE")) {
         for (thumb, der) in certificates(&sw)? {
             let file = format!("{CERTIFICATES}/{thumb}.cer");
@@ -241,6 +376,7 @@ pub fn collect(dir: &Path, accounts: bool) -> Result<Manifest, Error> {
             )?);
         }
     }
+    on_step(total - 1, total, MANIFEST);
     let manifest = Manifest {
         schema: SCHEMA.into(),
         created: rdp_doctor_host::cert::rfc3339(rdp_doctor_host::cert::now()),
@@ -292,5 +428,35 @@ mod tests {
             .iter()
             .any(|l| l.what.contains("SAM")));
         assert!(!never_collected(true).iter().any(|l| l.what.contains("SAM")));
+    }
+
+    #[test]
+    fn logs_not_exported_for_one_reason_are_one_line() {
+        let s = steps("C:\\out", false);
+        let logs: Vec<(String, String)> = s
+            .iter()
+            .filter(|x| x.kind == "log")
+            .map(|x| (x.source.clone(), missing("wevtutil")))
+            .collect();
+        let n = logs.len();
+        let out = logs_left_out(logs);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].why, "wevtutil is missing on this system");
+        assert!(out[0].what.starts_with("the event logs Microsoft-Windows-"));
+        assert!(
+            out[0].what.ends_with(", Security, System"),
+            "{}",
+            out[0].what
+        );
+        assert_eq!(out[0].what.matches(", ").count(), n - 1);
+        let two = logs_left_out(vec![
+            (
+                "Security filtered: *".into(),
+                "wevtutil failed (exit code: 5): denied".into(),
+            ),
+            ("System".into(), missing("wevtutil")),
+        ]);
+        assert_eq!(two[0].what, "the event log Security");
+        assert_eq!(two[1].why, "wevtutil is missing on this system");
     }
 }

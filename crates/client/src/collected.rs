@@ -37,6 +37,10 @@ pub struct Item {
     pub source: String,
     pub size: u64,
     pub sha256: String,
+    /// Why the file holds only part of its source (a hive of selected keys
+    /// read through the registry API when `reg save` could not save it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
 }
 
 /// Something not collected, and why.

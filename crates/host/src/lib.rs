@@ -24,6 +24,8 @@ pub mod render;
 pub mod report;
 pub mod rules;
 pub mod secdesc;
+#[cfg(windows)]
+pub mod winreg;
 
 use std::path::Path;
 

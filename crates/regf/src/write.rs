@@ -13,6 +13,8 @@ use std::ops::Range;
 
 use super::{base_block_checksum, err, u16_at, u32_at, Data, Error, Hive, BASE_BLOCK};
 
+mod empty;
+
 /// "No cell" in an offset field.
 const NONE: u32 = 0xFFFF_FFFF;
 /// Data longer than this is stored in `db` big-data segments of this size (hive 1.4+).

@@ -16,6 +16,7 @@ use rdp_doctor_model::command::Target;
 use rdp_doctor_model::Root;
 use rdp_doctor_regf::Hive;
 
+use crate::progress::{self, Progress};
 use crate::style::Style;
 use crate::{render, Outcome, UsageError};
 
@@ -383,11 +384,16 @@ fn run_undo(dir: &Path, force: bool) -> Result<Outcome> {
 }
 
 /// `host collect -o DIR`: the host's evidence folder (Windows only).
-pub fn run_collect(dir: &Path, accounts: bool) -> Result<Outcome> {
+pub fn run_collect(dir: &Path, accounts: bool, no_progress: bool) -> Result<Outcome> {
     if !cfg!(windows) {
         return Err(UsageError(collect::NOT_WINDOWS.into()).into());
     }
-    let m = collect::collect(dir, accounts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let progress = Progress::new(0, "steps", progress::wanted(no_progress));
+    let m = collect::collect(dir, accounts, &mut |done, total, what| {
+        progress.step(done as u64, total as u64, what)
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    progress.finish();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for i in &m.items {
@@ -396,6 +402,9 @@ pub fn run_collect(dir: &Path, accounts: bool) -> Result<Outcome> {
             "collected: {} ({} bytes, SHA-256 {})",
             i.path, i.size, i.sha256
         )?;
+        if let Some(p) = &i.partial {
+            writeln!(out, "  partial: {p}")?;
+        }
     }
     for l in &m.left_out {
         writeln!(out, "left out: {}: {}", l.what, l.why)?;

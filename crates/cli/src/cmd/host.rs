@@ -213,6 +213,9 @@ Examples:
         /// Also export SAM and SECURITY (they hold password hashes and LSA secrets), e.g. --accounts.
         #[arg(long)]
         accounts: bool,
+        /// Never show the progress bar (it is shown on a terminal only).
+        #[arg(long)]
+        no_progress: bool,
     },
 }
 
@@ -251,7 +254,11 @@ pub fn run(args: &Args) -> Result<Outcome> {
             force,
             json,
         } => run_undo(backup_dir, *force, *json),
-        Action::Collect { output, accounts } => super::client::run_collect(output, *accounts),
+        Action::Collect {
+            output,
+            accounts,
+            no_progress,
+        } => super::client::run_collect(output, *accounts, *no_progress),
     }
 }
 

@@ -137,15 +137,12 @@ mod win {
     use super::*;
     use crate::accounts::sam::{Alias, Groups};
     use crate::accounts::{AccountFacts, UserLookup};
+    use crate::winreg::wide;
     use crate::Error;
 
     /// STATUS_NO_MORE_ENTRIES: nobody holds the right.
     const NO_MORE_ENTRIES: i32 = 0x8000_001A_u32 as i32;
     const NERR_USER_NOT_FOUND: u32 = 2221;
-
-    fn wide(s: &str) -> Vec<u16> {
-        s.encode_utf16().chain(std::iter::once(0)).collect()
-    }
 
     fn os_error(what: &str, code: u32) -> Error {
         Error(format!(

@@ -11,14 +11,7 @@ mod win {
 
     use rdp_doctor_regf::Data;
     use windows_sys::Win32::Foundation::{
-        GetLastError, ERROR_FILE_NOT_FOUND, ERROR_INSUFFICIENT_BUFFER, ERROR_MORE_DATA,
-        ERROR_NO_MORE_ITEMS, ERROR_SERVICE_DOES_NOT_EXIST, ERROR_SUCCESS, WIN32_ERROR,
-    };
-    use windows_sys::Win32::System::Registry::{
-        RegCloseKey, RegCreateKeyExW, RegDeleteKeyExW, RegDeleteValueW, RegEnumKeyExW,
-        RegEnumValueW, RegOpenKeyExW, RegQueryInfoKeyW, RegQueryValueExW, RegSetValueExW, HKEY,
-        HKEY_LOCAL_MACHINE, KEY_ENUMERATE_SUB_KEYS, KEY_QUERY_VALUE, KEY_SET_VALUE,
-        KEY_WOW64_64KEY, REG_OPTION_NON_VOLATILE, REG_SAM_FLAGS,
+        GetLastError, ERROR_INSUFFICIENT_BUFFER, ERROR_SERVICE_DOES_NOT_EXIST, WIN32_ERROR,
     };
     use windows_sys::Win32::System::Services::{
         CloseServiceHandle, OpenSCManagerW, OpenServiceW, QueryServiceConfigW, QueryServiceStatus,
@@ -28,26 +21,10 @@ mod win {
 
     use crate::live::{RawRegistry, RawValue, Service};
     use crate::registry::{Registry, Root};
+    use crate::winreg::{self, wide, win_error, Access, Key, Top};
     use crate::Error;
 
-    /// Key names are at most 255 characters, value names 16383.
-    const MAX_KEY_NAME: usize = 256;
-    const MAX_VALUE_NAME: usize = 16384;
-
-    fn wide(s: &str) -> Vec<u16> {
-        s.encode_utf16().chain(std::iter::once(0)).collect()
-    }
-
-    /// `what`: the system's message for `code`, and what to do about the usual ones.
-    fn win_error(what: String, code: WIN32_ERROR) -> Error {
-        let text = std::io::Error::from_raw_os_error(code as i32);
-        let hint = match code {
-            5 => ": run rdp-doctor from an elevated (Administrator) prompt",
-            _ => "",
-        };
-        Error(format!("{what}: {text}{hint}"))
-    }
-
+    /// `SYSTEM\path` or `SOFTWARE\path`, under HKLM.
     fn full(root: Root, path: &str) -> String {
         let path = path.trim_matches('\\');
         if path.is_empty() {
@@ -57,128 +34,8 @@ mod win {
         }
     }
 
-    /// An open registry key, closed on drop.
-    struct Key(HKEY);
-
-    impl Drop for Key {
-        fn drop(&mut self) {
-            // SAFETY: the handle came from RegOpenKeyExW/RegCreateKeyExW and is closed once.
-            unsafe { RegCloseKey(self.0) };
-        }
-    }
-
-    fn open(root: Root, path: &str, access: REG_SAM_FLAGS) -> Result<Option<Key>, Error> {
-        let name = full(root, path);
-        let w = wide(&name);
-        let mut h: HKEY = null_mut();
-        // SAFETY: `w` is NUL-terminated and outlives the call; `h` is written on success.
-        let rc = unsafe {
-            RegOpenKeyExW(
-                HKEY_LOCAL_MACHINE,
-                w.as_ptr(),
-                0,
-                access | KEY_WOW64_64KEY,
-                &mut h,
-            )
-        };
-        match rc {
-            ERROR_SUCCESS => Ok(Some(Key(h))),
-            ERROR_FILE_NOT_FOUND => Ok(None),
-            e => Err(win_error(format!("cannot open HKLM\\{name}"), e)),
-        }
-    }
-
-    fn create(root: Root, path: &str) -> Result<Key, Error> {
-        let name = full(root, path);
-        let w = wide(&name);
-        let mut h: HKEY = null_mut();
-        // SAFETY: `w` is NUL-terminated; class, security attributes and disposition may be null.
-        let rc = unsafe {
-            RegCreateKeyExW(
-                HKEY_LOCAL_MACHINE,
-                w.as_ptr(),
-                0,
-                null(),
-                REG_OPTION_NON_VOLATILE,
-                KEY_SET_VALUE | KEY_QUERY_VALUE | KEY_WOW64_64KEY,
-                null(),
-                &mut h,
-                null_mut(),
-            )
-        };
-        match rc {
-            ERROR_SUCCESS => Ok(Key(h)),
-            e => Err(win_error(format!("cannot create HKLM\\{name}"), e)),
-        }
-    }
-
-    /// Counts of subkeys and values, and the longest value's size in bytes.
-    fn info(k: &Key, at: &str) -> Result<(u32, u32, u32), Error> {
-        let (mut subkeys, mut values, mut max_data) = (0u32, 0u32, 0u32);
-        // SAFETY: every pointer is either null (not asked) or a live u32.
-        let rc = unsafe {
-            RegQueryInfoKeyW(
-                k.0,
-                null_mut(),
-                null_mut(),
-                null(),
-                &mut subkeys,
-                null_mut(),
-                null_mut(),
-                &mut values,
-                null_mut(),
-                &mut max_data,
-                null_mut(),
-                null_mut(),
-            )
-        };
-        match rc {
-            ERROR_SUCCESS => Ok((subkeys, values, max_data)),
-            e => Err(win_error(format!("cannot query HKLM\\{at}"), e)),
-        }
-    }
-
-    fn query(k: &Key, at: &str, name: &str) -> Result<Option<RawValue>, Error> {
-        let w = wide(name);
-        let mut size = 0u32;
-        let mut kind = 0u32;
-        // The value can grow between the size query and the read: retry a few times.
-        for _ in 0..4 {
-            // SAFETY: a null data pointer asks for the size only.
-            let rc = unsafe {
-                RegQueryValueExW(k.0, w.as_ptr(), null(), &mut kind, null_mut(), &mut size)
-            };
-            match rc {
-                ERROR_SUCCESS => {}
-                ERROR_FILE_NOT_FOUND => return Ok(None),
-                e => return Err(win_error(format!("cannot read HKLM\\{at}\\{name}"), e)),
-            }
-            let mut buf = vec![0u8; size as usize];
-            let mut len = size;
-            // SAFETY: `buf` has `len` writable bytes.
-            let rc = unsafe {
-                RegQueryValueExW(
-                    k.0,
-                    w.as_ptr(),
-                    null(),
-                    &mut kind,
-                    buf.as_mut_ptr(),
-                    &mut len,
-                )
-            };
-            match rc {
-                ERROR_SUCCESS => {
-                    buf.truncate(len as usize);
-                    return Ok(Some(RawValue { kind, bytes: buf }));
-                }
-                ERROR_MORE_DATA => continue,
-                ERROR_FILE_NOT_FOUND => return Ok(None),
-                e => return Err(win_error(format!("cannot read HKLM\\{at}\\{name}"), e)),
-            }
-        }
-        Err(Error(format!(
-            "cannot read HKLM\\{at}\\{name}: it keeps changing size"
-        )))
+    fn open(root: Root, path: &str, access: Access) -> Result<Option<Key>, Error> {
+        winreg::open(Top::LocalMachine, &full(root, path), access)
     }
 
     /// The live registry of this host (`HKLM\SYSTEM`, `HKLM\SOFTWARE`).
@@ -190,10 +47,10 @@ mod win {
     impl LiveRegistry {
         /// Opens the live registry: `HKLM\SYSTEM` must be readable.
         pub fn open() -> Result<Self, Error> {
-            if open(Root::System, "", KEY_QUERY_VALUE)?.is_none() {
+            if open(Root::System, "", Access::Read)?.is_none() {
                 return Err(Error("HKLM\\SYSTEM does not exist".into()));
             }
-            let software = open(Root::Software, "", KEY_QUERY_VALUE)?.is_some();
+            let software = open(Root::Software, "", Access::Read)?.is_some();
             Ok(LiveRegistry { software })
         }
 
@@ -204,10 +61,10 @@ mod win {
             path: &str,
             name: &str,
         ) -> Result<Option<RawValue>, Error> {
-            match open(root, path, KEY_QUERY_VALUE)? {
-                Some(k) => query(&k, &full(root, path), name),
-                None => Ok(None),
-            }
+            let Some(k) = open(root, path, Access::Read)? else {
+                return Ok(None);
+            };
+            Ok(k.query(name)?.map(|(kind, bytes)| RawValue { kind, bytes }))
         }
     }
 
@@ -217,98 +74,24 @@ mod win {
         }
 
         fn subkeys(&self, root: Root, path: &str) -> Result<Vec<String>, Error> {
-            let Some(k) = open(root, path, KEY_ENUMERATE_SUB_KEYS | KEY_QUERY_VALUE)? else {
-                return Ok(Vec::new());
-            };
-            let at = full(root, path);
-            let mut names = Vec::new();
-            let mut buf = vec![0u16; MAX_KEY_NAME];
-            for index in 0u32.. {
-                let mut len = buf.len() as u32;
-                // SAFETY: `buf` holds `len` u16s; the class and time outputs are not asked.
-                let rc = unsafe {
-                    RegEnumKeyExW(
-                        k.0,
-                        index,
-                        buf.as_mut_ptr(),
-                        &mut len,
-                        null(),
-                        null_mut(),
-                        null_mut(),
-                        null_mut(),
-                    )
-                };
-                match rc {
-                    ERROR_SUCCESS => names.push(String::from_utf16_lossy(&buf[..len as usize])),
-                    ERROR_NO_MORE_ITEMS => break,
-                    e => {
-                        return Err(win_error(
-                            format!("cannot list the subkeys of HKLM\\{at}"),
-                            e,
-                        ))
-                    }
-                }
+            match open(root, path, Access::Read)? {
+                Some(k) => k.subkeys(),
+                None => Ok(Vec::new()),
             }
-            Ok(names)
         }
 
         fn values(&self, root: Root, path: &str) -> Result<Vec<(String, Data)>, Error> {
-            let Some(k) = open(root, path, KEY_QUERY_VALUE)? else {
+            let Some(k) = open(root, path, Access::Read)? else {
                 return Ok(Vec::new());
             };
-            let at = full(root, path);
-            let (_, _, max_data) = info(&k, &at)?;
-            let mut name = vec![0u16; MAX_VALUE_NAME];
-            let mut data = vec![0u8; max_data as usize + 16];
-            let mut out = Vec::new();
-            let mut index = 0u32;
-            loop {
-                let mut name_len = name.len() as u32;
-                let mut data_len = data.len() as u32;
-                let mut kind = 0u32;
-                // SAFETY: `name` holds `name_len` u16s and `data` `data_len` bytes.
-                let rc = unsafe {
-                    RegEnumValueW(
-                        k.0,
-                        index,
-                        name.as_mut_ptr(),
-                        &mut name_len,
-                        null(),
-                        &mut kind,
-                        data.as_mut_ptr(),
-                        &mut data_len,
-                    )
-                };
-                match rc {
-                    ERROR_SUCCESS => {
-                        let raw = RawValue {
-                            kind,
-                            bytes: data[..data_len as usize].to_vec(),
-                        };
-                        out.push((
-                            String::from_utf16_lossy(&name[..name_len as usize]),
-                            raw.to_data(),
-                        ));
-                        index += 1;
-                    }
-                    // A value grew since RegQueryInfoKeyW: `data_len` is its size now.
-                    ERROR_MORE_DATA if data_len as usize > data.len() => {
-                        data.resize(data_len as usize, 0);
-                    }
-                    ERROR_NO_MORE_ITEMS => break,
-                    e => {
-                        return Err(win_error(
-                            format!("cannot list the values of HKLM\\{at}"),
-                            e,
-                        ))
-                    }
-                }
-            }
-            Ok(out)
+            Ok(k.values()?
+                .into_iter()
+                .map(|(name, (kind, bytes))| (name, RawValue { kind, bytes }.to_data()))
+                .collect())
         }
 
         fn key_exists(&self, root: Root, path: &str) -> Result<bool, Error> {
-            Ok(open(root, path, KEY_QUERY_VALUE)?.is_some())
+            Ok(open(root, path, Access::Read)?.is_some())
         }
 
         fn has_root(&self, root: Root) -> bool {
@@ -335,59 +118,26 @@ mod win {
             name: &str,
             value: &RawValue,
         ) -> Result<(), Error> {
-            let k = create(root, key)?;
-            let w = wide(name);
-            let len = u32::try_from(value.bytes.len()).map_err(|_| {
-                Error(format!(
-                    "HKLM\\{}\\{name}: value too large",
-                    full(root, key)
-                ))
-            })?;
-            // SAFETY: `value.bytes` holds `len` bytes.
-            let rc = unsafe {
-                RegSetValueExW(k.0, w.as_ptr(), 0, value.kind, value.bytes.as_ptr(), len)
-            };
-            match rc {
-                ERROR_SUCCESS => Ok(()),
-                e => Err(win_error(
-                    format!("cannot write HKLM\\{}\\{name}", full(root, key)),
-                    e,
-                )),
-            }
+            winreg::create(Top::LocalMachine, &full(root, key))?.set(name, value.kind, &value.bytes)
         }
 
         fn delete(&mut self, root: Root, key: &str, name: &str) -> Result<(), Error> {
-            let Some(k) = open(root, key, KEY_SET_VALUE)? else {
-                return Ok(());
-            };
-            let w = wide(name);
-            // SAFETY: `w` is NUL-terminated.
-            match unsafe { RegDeleteValueW(k.0, w.as_ptr()) } {
-                ERROR_SUCCESS | ERROR_FILE_NOT_FOUND => Ok(()),
-                e => Err(win_error(
-                    format!("cannot delete HKLM\\{}\\{name}", full(root, key)),
-                    e,
-                )),
+            match open(root, key, Access::Write)? {
+                Some(k) => k.delete_value(name),
+                None => Ok(()),
             }
         }
 
         fn delete_key_if_empty(&mut self, root: Root, key: &str) -> Result<bool, Error> {
-            let at = full(root, key);
-            let Some(k) = open(root, key, KEY_QUERY_VALUE)? else {
+            let Some(k) = open(root, key, Access::Read)? else {
                 return Ok(false);
             };
-            let (subkeys, values, _) = info(&k, &at)?;
+            let (subkeys, values, _) = k.info()?;
             drop(k);
             if subkeys > 0 || values > 0 {
                 return Ok(false);
             }
-            let w = wide(&at);
-            // SAFETY: `w` is NUL-terminated.
-            match unsafe { RegDeleteKeyExW(HKEY_LOCAL_MACHINE, w.as_ptr(), KEY_WOW64_64KEY, 0) } {
-                ERROR_SUCCESS => Ok(true),
-                ERROR_FILE_NOT_FOUND => Ok(false),
-                e => Err(win_error(format!("cannot delete HKLM\\{at}"), e)),
-            }
+            winreg::delete_key(Top::LocalMachine, &full(root, key))
         }
     }
 

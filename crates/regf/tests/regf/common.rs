@@ -1,6 +1,5 @@
 //! Shared by the regf integration tests: test data, this crate's reader in the
 //! oracles' line format, and the independent readers.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

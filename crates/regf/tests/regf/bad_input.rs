@@ -1,6 +1,5 @@
 //! Damaged and hostile hives: clear errors that name the offset, never a panic
 //! or a hang, for the reader, the editor and the replay.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use rdp_doctor_regf::log::replay;
 use rdp_doctor_regf::{base_block_checksum, Data, Hive, HiveEditor};

@@ -1,6 +1,5 @@
 //! Real SYSTEM hives: values read here agree with hivexget, an independent
 //! reader (libhivex), and damaged hives give errors, not panics.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,10 +1,7 @@
 //! Transaction log replay on a real dirty Windows 10 SYSTEM hive, checked
 //! against regipy's recovery, and on logs built here for the edge cases.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
-mod common;
-
-use common::{available, load, oracle, own_count, own_dump, Scratch};
+use crate::common::{available, load, oracle, own_count, own_dump, Scratch};
 use rdp_doctor_regf::log::{marvin32, replay, LogFormat};
 use rdp_doctor_regf::{base_block_checksum, Data, Hive, HiveEditor};
 
@@ -70,7 +67,7 @@ fn agrees_with_regipy_recovery() {
     // And regipy, reading its own recovered hive, sees the values we read from ours.
     let mine = own_dump(&ours.bytes, TS);
     let listed = oracle(&["regipy", &s(&restored), TS]);
-    let n = common::assert_same("regipy", &mine, listed);
+    let n = crate::common::assert_same("regipy", &mine, listed);
     assert!(n > 250, "{n} values compared");
 
     let mine = own_count(&ours.bytes);

@@ -3,8 +3,8 @@
 //! every value read is checked against an independent reader (hivexget,
 //! python regipy). Then fix --apply and undo on the file, and the client's
 //! RDPClient/Operational log.
-#![allow(clippy::unwrap_used)] // a test stops at the first unexpected value
 
+use crate::{data, unxz};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,17 +19,6 @@ use rdp_doctor_regf::Hive;
 const UDP_KEY: &str = "Policies\\Microsoft\\Windows NT\\Terminal Services\\Client";
 const ORACLE_KEY: &str =
     "Microsoft\\Windows\\CurrentVersion\\Policies\\System\\CredSSP\\Parameters";
-
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-fn unxz(path: &Path) -> Vec<u8> {
-    let packed = std::fs::read(path).expect("test data");
-    let mut out = Vec::new();
-    lzma_rs::xz_decompress(&mut &packed[..], &mut out).expect("xz");
-    out
-}
 
 /// A .reg file setting `values` (key, line) with every parent key listed, as hivexregedit needs.
 fn reg_file(values: &[(&str, &str)]) -> String {
