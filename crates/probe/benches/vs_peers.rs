@@ -42,6 +42,9 @@ async fn counting_relay(upstream: SocketAddr) -> (SocketAddr, Arc<AtomicU32>) {
             c.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 if let Ok(mut server) = TcpStream::connect(upstream).await {
+                    // Transparent: no Nagle delay added to anyone's small writes.
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                 }
             });

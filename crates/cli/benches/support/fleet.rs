@@ -191,6 +191,9 @@ impl DelayProxy {
                     let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
                         return;
                     };
+                    // No Nagle delay of the forwarder's own on small answers.
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
                     let (mut cr, mut cw) = client.into_split();
                     let (mut sr, mut sw) = server.into_split();
                     let down = tokio::spawn(async move {
