@@ -1,33 +1,16 @@
 //! `rdp-doctor serve` with real peers: xrdp servers to probe, promtool to
 //! check the exposition format, and a real Prometheus scraping the exporter.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdp_doctor_testing::xrdp::{CertCase, SecurityLayer, Xrdp};
-use rdp_doctor_testing::{free_port, require_tool, wait_for_port, PeerProcess};
 
-/// A plain HTTP/1.1 GET (or POST) on loopback; returns status and body.
-fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("response");
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
+use crate::support::http;
+use rdp_doctor_testing::{free_port, require_tool, wait_for_port, PeerProcess};
 
 fn start_exporter(dir: &Path, config: &str) -> (PeerProcess, SocketAddr) {
     let config_path = dir.join("exporter.toml");
