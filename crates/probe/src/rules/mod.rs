@@ -78,8 +78,15 @@ pub(crate) fn phase_evidence(r: &ProbeReport, name: PhaseName) -> Vec<Evidence> 
         bytes_received: traffic.map(|t| t.bytes_received),
         observed: p.summary.clone(),
     };
+    // A line that only repeats the summary for the one address tried says nothing more.
+    let repeats = |e: &String| *e == p.summary || e.ends_with(&format!(": {}", p.summary));
     std::iter::once(first)
-        .chain(p.evidence.iter().map(|e| Evidence::probe(name, e.clone())))
+        .chain(
+            p.evidence
+                .iter()
+                .filter(|e| !repeats(e))
+                .map(|e| Evidence::probe(name, e.clone())),
+        )
         .collect()
 }
 
