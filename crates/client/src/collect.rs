@@ -53,6 +53,9 @@ pub struct Step {
     /// Relative to the folder, `/`-separated.
     pub file: String,
     pub kind: &'static str,
+    /// The hive (`SYSTEM`) or the log's channel.
+    pub name: String,
+    /// What is exported, as the manifest names it.
     pub source: String,
 }
 
@@ -93,6 +96,7 @@ pub fn steps(dir: &str, accounts: bool) -> Vec<Step> {
             args: vec!["save".into(), format!("HKLM\\{h}"), win(&file), "/y".into()],
             file,
             kind: "hive",
+            name: h.to_string(),
             source: format!("HKLM\\{h}"),
         });
     }
@@ -114,6 +118,7 @@ pub fn steps(dir: &str, accounts: bool) -> Vec<Step> {
             args,
             file,
             kind: "log",
+            name: channel.to_string(),
             source,
         });
     };
@@ -200,17 +205,11 @@ fn missing(program: &str) -> String {
     format!("{program} is missing on this system")
 }
 
-/// The logs not exported, one line per reason: the logs that share a reason
-/// (wevtutil missing, say) are named together.
+/// The logs not exported (channel, why), one line per reason: the logs that
+/// share a reason (wevtutil missing, say) are named together.
 pub fn logs_left_out(failed: Vec<(String, String)>) -> Vec<LeftOut> {
     let mut out: Vec<(Vec<String>, String)> = Vec::new();
-    for (source, why) in failed {
-        // A filtered log is named by its channel.
-        let channel = source
-            .split(" filtered: ")
-            .next()
-            .unwrap_or(&source)
-            .to_string();
+    for (channel, why) in failed {
         match out.iter_mut().find(|(_, w)| *w == why) {
             Some((logs, _)) => logs.push(channel),
             None => out.push((vec![channel], why)),
@@ -265,19 +264,17 @@ fn failure(dir: &Path, s: &Step, run: std::io::Result<std::process::Output>) -> 
 /// The hive of `step` as selected keys read through the registry API, after
 /// `reg save` failed for `why`: the item, and what could not be read.
 fn hive_through_api(dir: &Path, step: &Step, why: &str) -> Result<(Item, Vec<LeftOut>), Error> {
-    let hive = step.source.trim_start_matches("HKLM\\");
-    let exported = exported_live(hive)?;
+    let exported = exported_live(&step.name)?;
     if exported.keys == 0 {
         return Err(Error(format!(
             "{why}; none of its selected keys could be read through the registry API either"
         )));
     }
-    let path = dir.join(&step.file);
-    let _ = std::fs::remove_file(&path);
+    // Over whatever `reg save` left there.
     rdp_doctor_host::atomic::write(
-        &path,
+        &dir.join(&step.file),
         &exported.bytes,
-        rdp_doctor_host::atomic::Existing::Refuse,
+        rdp_doctor_host::atomic::Existing::Replace,
     )?;
     let mut it = item(dir, &step.file, step.kind, step.source.clone())?;
     it.partial = Some(format!(
@@ -335,7 +332,7 @@ pub fn collect(
         // A missing program is not looked for again.
         if let Some((_, why)) = logs_failed.iter().find(|(_, w)| *w == missing(s.program)) {
             let why = why.clone();
-            logs_failed.push((s.source, why));
+            logs_failed.push((s.name, why));
             continue;
         }
         let run = std::process::Command::new(s.program).args(&s.args).output();
@@ -344,7 +341,7 @@ pub fn collect(
             continue;
         };
         if s.kind != "hive" {
-            logs_failed.push((s.source, why));
+            logs_failed.push((s.name, why));
             continue;
         }
         match hive_through_api(dir, &s, &why) {
@@ -436,7 +433,7 @@ mod tests {
         let logs: Vec<(String, String)> = s
             .iter()
             .filter(|x| x.kind == "log")
-            .map(|x| (x.source.clone(), missing("wevtutil")))
+            .map(|x| (x.name.clone(), missing("wevtutil")))
             .collect();
         let n = logs.len();
         let out = logs_left_out(logs);
@@ -451,7 +448,7 @@ mod tests {
         assert_eq!(out[0].what.matches(", ").count(), n - 1);
         let two = logs_left_out(vec![
             (
-                "Security filtered: *".into(),
+                "Security".into(),
                 "wevtutil failed (exit code: 5): denied".into(),
             ),
             ("System".into(), missing("wevtutil")),

@@ -179,14 +179,23 @@ impl Copy<'_> {
     }
 }
 
+/// The values of the source's `SYSTEM\Select` (none when it cannot be read).
+fn select_values(src: &dyn Source) -> Vec<RawValue> {
+    src.key("SYSTEM\\Select")
+        .ok()
+        .flatten()
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+}
+
 /// The control set `Select\Current` names (1 when it names none).
-fn current_control_set(src: &dyn Source) -> u64 {
-    let current = src.key("SYSTEM\\Select").ok().flatten().and_then(|(_, v)| {
-        v.into_iter()
-            .find(|(n, _, _)| n.eq_ignore_ascii_case("Current"))
-            .and_then(|(_, kind, bytes)| Data::from_raw(kind, bytes).as_u64())
-    });
-    current.filter(|n| (1..=999).contains(n)).unwrap_or(1)
+fn current_control_set(select: &[RawValue]) -> u64 {
+    select
+        .iter()
+        .find(|(n, _, _)| n.eq_ignore_ascii_case("Current"))
+        .and_then(|(_, kind, bytes)| Data::from_raw(*kind, bytes.clone()).as_u64())
+        .filter(|n| (1..=999).contains(n))
+        .unwrap_or(1)
 }
 
 /// A new hive holding the [`SELECTED`] keys of `hive` (`SYSTEM`, `SOFTWARE`,
@@ -201,7 +210,9 @@ pub fn export(src: &dyn Source, hive: &str) -> Result<Exported, Error> {
         values: 0,
         unreadable: Vec::new(),
     };
-    let control_set = format!("ControlSet{:03}\\", current_control_set(src));
+    let select = select_values(src);
+    let current = current_control_set(&select);
+    let control_set = format!("ControlSet{current:03}\\");
     for (_, path, depth) in SELECTED.iter().filter(|(h, _, _)| *h == hive) {
         let to = match path.strip_prefix(CCS) {
             Some(rest) => format!("{control_set}{rest}"),
@@ -211,11 +222,11 @@ pub fn export(src: &dyn Source, hive: &str) -> Result<Exported, Error> {
     }
     if hive == "SYSTEM" {
         let fail = |e: rdp_doctor_regf::Error| Error(format!("new hive, Select: {e}"));
-        let n = current_control_set(src) as u32;
         for name in ["Current", "Default", "LastKnownGood"] {
-            if !has_value(src, name) {
+            // A value the source has was copied as is.
+            if !select.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(name)) {
                 copy.ed
-                    .set_value("Select", name, &Data::Dword(n))
+                    .set_value("Select", name, &Data::Dword(current as u32))
                     .map_err(fail)?;
             }
         }
@@ -229,14 +240,6 @@ pub fn export(src: &dyn Source, hive: &str) -> Result<Exported, Error> {
         values: copy.values,
         unreadable: copy.unreadable,
     })
-}
-
-/// Whether the live `Select` key has the value `name` (then it was copied as is).
-fn has_value(src: &dyn Source, name: &str) -> bool {
-    src.key("SYSTEM\\Select")
-        .ok()
-        .flatten()
-        .is_some_and(|(_, v)| v.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(name)))
 }
 
 /// This host's registry, through the Win32 API.
